@@ -1,0 +1,16 @@
+// The CLI is a list of subcommands, one file each (cmd_<name>.cpp). A command registers its options on
+// a CLI11 subcommand and a callback that does the work; errors are thrown as pj::Error and reported by
+// main() as one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pj::cli {
+
+struct GlobalOptions {
+  int verbosity = 0;  // -v, -vv
+};
+
+void register_info(CLI::App& app, const GlobalOptions& g);
+
+}  // namespace pj::cli
