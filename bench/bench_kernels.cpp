@@ -1,0 +1,78 @@
+// Matrix-vector throughput per weight type, instruction set and thread count, in GB/s of weight
+// bytes read (the quantity that bounds single-token decoding). Sizes: 4096x4096 (a 7B model's
+// attention projection) and 576x1536 (SmolLM-135M's feed-forward).
+//   build-kern/bench_kernels --benchmark_min_time=0.2s [--benchmark_filter=Q4_0]
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/kernels/context.h"
+#include "core/kernels/matmul.h"
+
+namespace {
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  std::vector<float> x;
+};
+
+Weights make_weights(pj::KernelContext& ctx, pj::GgmlType type, int64_t rows, int64_t cols) {
+  std::mt19937 rng(42);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  Weights w;
+  const size_t row_bytes = pj::ggml_row_size(type, uint64_t(cols));
+  w.bytes.resize(row_bytes * size_t(rows));
+  std::vector<float> row(size_t(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& v : row) v = dist(rng);
+    ctx.quantize_row(type, row.data(), w.bytes.data() + size_t(r) * row_bytes, cols);
+  }
+  w.x.resize(size_t(cols));
+  for (auto& v : w.x) v = dist(rng);
+  return w;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  using T = pj::GgmlType;
+  const T types[] = {T::F32, T::F16, T::BF16, T::Q8_0, T::Q5_1, T::Q5_0, T::Q4_1, T::Q4_0};
+  const std::pair<int64_t, int64_t> shapes[] = {{4096, 4096}, {576, 1536}};
+  std::map<std::pair<int, int>, std::unique_ptr<pj::KernelContext>> contexts;
+  std::map<std::tuple<int, int64_t, int64_t>, Weights> weights;
+  pj::KernelContext setup(pj::KernelContext::Options{.threads = 1, .isa = pj::Isa::Scalar});
+  for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512}) {
+    if (isa > pj::cpu_best_isa()) continue;
+    for (int threads : {1, 2}) {
+      auto& ctx = contexts[{int(isa), threads}];
+      ctx = std::make_unique<pj::KernelContext>(pj::KernelContext::Options{.threads = threads, .isa = isa});
+      for (T type : types) {
+        for (auto [rows, cols] : shapes) {
+          auto key = std::make_tuple(int(type), rows, cols);
+          if (!weights.count(key)) weights[key] = make_weights(setup, type, rows, cols);
+          const Weights* w = &weights[key];
+          pj::KernelContext* c = ctx.get();
+          const std::string name = std::string(pj::ggml_type_info(type).name) + "/" +
+                                   std::string(pj::isa_name(isa)) + "/" + std::to_string(rows) + "x" +
+                                   std::to_string(cols) + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+            std::vector<float> y(size_t(rows));
+            for (auto _ : state) {
+              pj::matvec(*c, type, w->bytes.data(), rows, cols, w->x.data(), y.data());
+              benchmark::DoNotOptimize(y.data());
+            }
+            state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w->bytes.size()));
+          })->UseRealTime();
+        }
+      }
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

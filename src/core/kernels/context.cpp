@@ -1,0 +1,145 @@
+#include "core/kernels/context.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "core/base/error.h"
+#include "core/kernels/simd_kernels.h"
+
+namespace pj {
+
+std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "?";
+}
+
+std::optional<Isa> parse_isa(std::string_view name) {
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (isa_name(i) == name) return i;
+  return std::nullopt;
+}
+
+Isa cpu_best_isa() {
+#if defined(__x86_64__)
+  // __builtin_cpu_supports also checks (via XGETBV) that the OS saves the wider registers.
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
+    return Isa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    return Isa::Avx2;
+#endif
+  return Isa::Scalar;
+}
+
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+void overlay(KernelTable& t, const SimdKernels& k) {
+  auto put = [&](GgmlType type, SimdKernels::Dot dot) {
+    if (dot) t.types[size_t(type)].vec_dot = dot;
+  };
+  put(GgmlType::Q4_0, k.q4_0_q8_0);
+  put(GgmlType::Q4_1, k.q4_1_q8_1);
+  put(GgmlType::Q5_0, k.q5_0_q8_0);
+  put(GgmlType::Q5_1, k.q5_1_q8_1);
+  put(GgmlType::Q8_0, k.q8_0_q8_0);
+  put(GgmlType::F32, k.f32);
+  put(GgmlType::F16, k.f16_f32);
+  put(GgmlType::BF16, k.bf16);
+  if (k.rms_norm) t.ops.rms_norm = k.rms_norm;
+  if (k.softmax) t.ops.softmax = k.softmax;
+  if (k.silu) t.ops.silu = k.silu;
+}
+
+KernelTable build_table(Isa isa) {
+  KernelTable t;
+  t.isa = isa;
+  install_scalar(t);
+  if (isa >= Isa::Avx2) overlay(t, simd_kernels_avx2());
+  if (isa >= Isa::Avx512) overlay(t, simd_kernels_avx512(cpu_has_avx512_bf16()));
+  return t;
+}
+
+Isa choose_isa(const KernelContext::Options& opts) {
+  const Isa best = cpu_best_isa();
+  std::optional<Isa> want = opts.isa;
+  if (!want) {
+    if (const char* env = std::getenv("PJ_ISA"); env && *env) {
+      want = parse_isa(env);
+      if (!want) fail("kernels: PJ_ISA='{}' is not one of scalar, avx2, avx512", env);
+    }
+  }
+  if (!want) return best;
+  if (*want > best)
+    fail("kernels: instruction set {} was requested but this CPU supports at most {}", isa_name(*want),
+         isa_name(best));
+  return *want;
+}
+
+}  // namespace
+
+const KernelTable& kernel_table(Isa isa) {
+  // Built on first use and never modified afterwards: constant data, not mutable state.
+  static const KernelTable tables[] = {build_table(Isa::Scalar),
+                                       cpu_best_isa() >= Isa::Avx2 ? build_table(Isa::Avx2) : KernelTable{},
+                                       cpu_best_isa() >= Isa::Avx512 ? build_table(Isa::Avx512) : KernelTable{}};
+  return tables[size_t(isa)];
+}
+
+KernelContext::KernelContext(Options opts) : table_(&kernel_table(choose_isa(opts))), pool_(opts.threads) {}
+
+const TypeTraits& KernelContext::traits(GgmlType type) const {
+  const auto id = size_t(type);
+  if (id >= kNumTypeIds || !table_->types[id].supported) {
+    const GgmlTypeInfo* info = ggml_type_info(uint32_t(type));
+    fail("kernels: type {} (id {}) has no CPU kernels yet", info ? info->name : "unknown", id);
+  }
+  return table_->types[id];
+}
+
+void check_row_length(GgmlType type, int64_t n, const char* what) {
+  const GgmlTypeInfo* info = ggml_type_info(uint32_t(type));
+  if (!info) fail("kernels: {}: unknown type id {}", what, uint32_t(type));
+  if (n < 0 || n % info->block_size != 0)
+    fail("kernels: {}: {} elements is not a multiple of {}'s block size {}", what, n, info->name,
+         info->block_size);
+}
+
+void KernelContext::quantize_row(GgmlType type, const float* src, void* dst, int64_t n) const {
+  const TypeTraits& t = traits(type);
+  check_row_length(type, n, "quantize_row");
+  t.from_float_ref(src, dst, n);
+}
+
+void KernelContext::dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) const {
+  const TypeTraits& t = traits(type);
+  check_row_length(type, n, "dequantize_row");
+  t.to_float(src, dst, n);
+}
+
+float KernelContext::vec_dot(GgmlType type, int64_t n, const void* x, const void* y) const {
+  const TypeTraits& t = traits(type);
+  if (!t.vec_dot) fail("kernels: type {} is an activation type and has no dot product", ggml_type_info(type).name);
+  check_row_length(type, n, "vec_dot");
+  return t.vec_dot(n, x, y);
+}
+
+uint8_t* KernelContext::scratch(size_t bytes) {
+  if (scratch_.size() < bytes) scratch_.resize(bytes);
+  return scratch_.data();
+}
+
+}  // namespace pj

@@ -1,0 +1,284 @@
+// AVX2 + FMA + F16C kernels. Compiled with -mavx2 -mfma -mf16c; see simd_kernels.h for why this file
+// includes no std headers and defines everything with internal linkage.
+//
+// Quant dots: one block per step, its 32 int8 products summed exactly in int32 lanes, then scaled
+// by d_x*d_y in float; so per-block integer sums equal the scalar reference's and only the float
+// accumulation order differs.
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "core/kernels/quant_blocks.h"
+#include "core/kernels/simd_kernels.h"
+
+namespace pj {
+namespace {
+
+inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 16 bytes of packed nibbles -> 32 bytes in element order (low nibbles first, then high nibbles).
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// Bit j of the little-endian qh -> byte j is 0x10 if set, else 0.
+inline __m256i unpack_high_bits(const uint8_t* qh4) {
+  uint32_t qh;
+  __builtin_memcpy(&qh, qh4, 4);
+  const __m256i v = _mm256_set1_epi32(int(qh));
+  // byte j takes qh byte j/8 (the shuffle works within 128-bit lanes, each holding all 4 bytes)
+  const __m256i pick = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(v, pick), bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// Sum of u8*s8 products in 8 int32 lanes. maddubs saturates at int16: safe since |u| <= 128 and
+// |s| <= 127 gives at most 32512 per pair.
+inline __m256i dot_u8_s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+// Signed x signed via |x| * (y with x's sign). y must not hold -128 (activations never do).
+inline __m256i dot_s8_s8(__m256i x, __m256i y) {
+  return dot_u8_s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+inline __m256i load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+float dot_q4_0_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ4_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[b].qs), _mm256_set1_epi8(8));
+    const __m256i sum = dot_s8_s8(qx, load32(y[b].qs));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[b].d) * fp16(y[b].d)), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_q4_1_q8_1(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ4_1*>(vx);
+  const auto* y = static_cast<const BlockQ8_1*>(vy);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i sum = dot_u8_s8(unpack_nibbles(x[b].qs), load32(y[b].qs));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[b].d) * fp16(y[b].d)), acc);
+    mins += fp16(x[b].m) * fp16(y[b].s);
+  }
+  return hsum(acc) + mins;
+}
+
+float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ5_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    __m256i qx = _mm256_or_si256(unpack_nibbles(x[b].qs), unpack_high_bits(x[b].qh));
+    qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(16));
+    const __m256i sum = dot_s8_s8(qx, load32(y[b].qs));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[b].d) * fp16(y[b].d)), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_q5_1_q8_1(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ5_1*>(vx);
+  const auto* y = static_cast<const BlockQ8_1*>(vy);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qx = _mm256_or_si256(unpack_nibbles(x[b].qs), unpack_high_bits(x[b].qh));
+    const __m256i sum = dot_u8_s8(qx, load32(y[b].qs));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[b].d) * fp16(y[b].d)), acc);
+    mins += fp16(x[b].m) * fp16(y[b].s);
+  }
+  return hsum(acc) + mins;
+}
+
+float dot_q8_0_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ8_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i sum = dot_s8_s8(load32(x[b].qs), load32(y[b].qs));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[b].d) * fp16(y[b].d)), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_f32(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const float*>(vx);
+  const auto* y = static_cast<const float*>(vy);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; ++i) sum += x[i] * y[i];
+  return sum;
+}
+
+inline __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+float dot_f16_f32(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const uint16_t*>(vx);
+  const auto* y = static_cast<const float*>(vy);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), a0);
+    a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), a0);
+  float sum = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) sum += fp16(x[i]) * y[i];
+  return sum;
+}
+
+inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+inline float bf16(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+
+float dot_bf16(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const uint16_t*>(vx);
+  const auto* y = static_cast<const uint16_t*>(vy);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+    a1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8), a1);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), a0);
+  float sum = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) sum += bf16(x[i]) * bf16(y[i]);
+  return sum;
+}
+
+// exp(x) for 8 lanes: x = k ln2 + r with |r| <= ln2/2, exp(r) by its Taylor series to r^7
+// (truncation error < 2e-8 relative), 2^k built in the exponent bits. Below -87.3 returns 0.
+inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33f);
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.37f));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln2 split in a high part exact in float and a low remainder (Cody-Waite)
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  // k in [-126, 127] after the clamp, so 2^k is a normal float
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+inline float exp1(float v) {
+  float buf[8] = {v};
+  _mm256_storeu_ps(buf, exp8(_mm256_loadu_ps(buf)));
+  return buf[0];
+}
+
+void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    acc = _mm256_fmadd_ps(v, v, acc);
+  }
+  float ss = hsum(acc);
+  for (; i < n; ++i) ss += x[i] * x[i];
+  const float scale = 1.0f / __builtin_sqrtf(ss / float(n) + eps);
+  const __m256 s = _mm256_set1_ps(scale);
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
+    if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
+    _mm256_storeu_ps(out + i, v);
+  }
+  for (; i < n; ++i) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
+}
+
+void softmax(const float* x, float* out, int64_t n) {
+  __m256 vmax = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  float buf[8];
+  _mm256_storeu_ps(buf, vmax);
+  float max = buf[0];
+  for (int j = 1; j < 8; ++j) max = buf[j] > max ? buf[j] : max;
+  for (; i < n; ++i) max = x[i] > max ? x[i] : max;
+  const __m256 m = _mm256_set1_ps(max);
+  __m256 acc = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+    _mm256_storeu_ps(out + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = hsum(acc);
+  for (; i < n; ++i) {
+    out[i] = exp1(x[i] - max);
+    sum += out[i];
+  }
+  const __m256 inv = _mm256_set1_ps(1.0f / sum);
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), inv));
+  for (; i < n; ++i) out[i] *= 1.0f / sum;
+}
+
+void silu(const float* x, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
+    _mm256_storeu_ps(out + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+  }
+  for (; i < n; ++i) out[i] = x[i] / (1.0f + exp1(-x[i]));
+}
+
+}  // namespace
+
+SimdKernels simd_kernels_avx2() {
+  SimdKernels k{};
+  k.q4_0_q8_0 = dot_q4_0_q8_0;
+  k.q4_1_q8_1 = dot_q4_1_q8_1;
+  k.q5_0_q8_0 = dot_q5_0_q8_0;
+  k.q5_1_q8_1 = dot_q5_1_q8_1;
+  k.q8_0_q8_0 = dot_q8_0_q8_0;
+  k.f32 = dot_f32;
+  k.f16_f32 = dot_f16_f32;
+  k.bf16 = dot_bf16;
+  k.rms_norm = rms_norm;
+  k.softmax = softmax;
+  k.silu = silu;
+  return k;
+}
+
+}  // namespace pj

@@ -1,0 +1,73 @@
+// The kernel function table: one row of traits per ggml type (GUIDE.md point 3: quant types are data)
+// plus the element-wise ops the LLM engine needs. One table exists per instruction set; a
+// KernelContext (context.h) picks one at construction, so the table itself is immutable data.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "core/base/ggml_types.h"
+
+namespace pj {
+
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+std::string_view isa_name(Isa isa);
+
+// Raw kernels. `n` is the number of elements and must be a multiple of the type's block size; the
+// checked entry points in context.h enforce that, these do not.
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
+using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
+// Dot product of a row of this type (x) with a row of vec_dot_type (y).
+using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
+
+struct TypeTraits {
+  GgmlType type = GgmlType::F32;
+  bool supported = false;  // false: the id is known but no kernels exist yet (K-quants, IQ types)
+  uint32_t block_size = 1;
+  uint32_t type_size = 0;
+  ToFloatFn to_float = nullptr;
+  FromFloatFn from_float_ref = nullptr;  // reference quantizer, bit-exact with llama.cpp's *_ref
+  VecDotFn vec_dot = nullptr;            // nullptr for activation-only types (Q8_1)
+  GgmlType vec_dot_type = GgmlType::F32;
+};
+
+// Element-wise ops on one row of n floats; `out` may alias `x`.
+struct OpsTable {
+  // out = x / sqrt(mean(x^2) + eps) * w   (w may be nullptr: no scale)
+  void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps) = nullptr;
+  // out = (x - mean) / sqrt(var + eps) * w + b   (w, b may be nullptr)
+  void (*layer_norm)(const float* x, const float* w, const float* b, float* out, int64_t n,
+                     float eps) = nullptr;
+  // out = exp(x - max) / sum(exp(x - max))
+  void (*softmax)(const float* x, float* out, int64_t n) = nullptr;
+  // out = x * sigmoid(x)
+  void (*silu)(const float* x, float* out, int64_t n) = nullptr;
+  // tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  void (*gelu_tanh)(const float* x, float* out, int64_t n) = nullptr;
+};
+
+// One slot per ggml type id (ids are small and dense, see ggml_types.h).
+inline constexpr size_t kNumTypeIds = [] {
+  size_t n = 0;
+  for (const auto& t : kGgmlTypes) n = size_t(t.type) + 1 > n ? size_t(t.type) + 1 : n;
+  return n;
+}();
+
+struct KernelTable {
+  Isa isa = Isa::Scalar;
+  std::array<TypeTraits, kNumTypeIds> types{};
+  OpsTable ops{};
+};
+
+// The table for an ISA (built once, immutable). Asking for an ISA the CPU lacks is a bug; use
+// cpu_best_isa() / KernelContext.
+const KernelTable& kernel_table(Isa isa);
+Isa cpu_best_isa();
+bool cpu_has_avx512_bf16();
+
+// Fills the table with the scalar reference kernels (quants_ref.cpp, ops_ref.cpp).
+void install_scalar(KernelTable& t);
+
+}  // namespace pj

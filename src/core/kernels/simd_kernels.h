@@ -1,0 +1,26 @@
+// The entry points of the per-ISA translation units (dot_avx2.cpp, dot_avx512.cpp), which are
+// compiled with -mavx2 / -mavx512* (see CMakeLists.txt). They must not call or instantiate any inline
+// function from a shared header (std:: templates, ggml_types.h helpers): the linker keeps one copy
+// of each inline function, and a copy compiled for AVX-512 would then run on every CPU. So they only
+// hand back plain function pointers and context.cpp, compiled for the baseline, puts them in the table.
+// A null pointer keeps the entry of the lower ISA.
+#pragma once
+
+#include <cstdint>
+
+namespace pj {
+
+// No default member initialisers: those would give it an inline constructor compiled per ISA.
+// Create with `SimdKernels k{};` (zeroes every pointer).
+struct SimdKernels {
+  using Dot = float (*)(int64_t n, const void* x, const void* y);
+  Dot q4_0_q8_0, q4_1_q8_1, q5_0_q8_0, q5_1_q8_1, q8_0_q8_0, f32, f16_f32, bf16;
+  void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps);
+  void (*softmax)(const float* x, float* out, int64_t n);
+  void (*silu)(const float* x, float* out, int64_t n);
+};
+
+SimdKernels simd_kernels_avx2();
+SimdKernels simd_kernels_avx512(bool with_bf16);
+
+}  // namespace pj
