@@ -26,7 +26,7 @@ Weights make_weights(pj::KernelContext& ctx, pj::GgmlType type, int64_t rows, in
   Weights w;
   const size_t row_bytes = pj::ggml_row_size(type, uint64_t(cols));
   w.bytes.resize(row_bytes * size_t(rows));
-  std::vector<float> row(size_t(cols));
+  std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     for (auto& v : row) v = dist(rng);
     ctx.quantize_row(type, row.data(), w.bytes.data() + size_t(r) * row_bytes, cols);
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
                                    std::string(pj::isa_name(isa)) + "/" + std::to_string(rows) + "x" +
                                    std::to_string(cols) + "/threads:" + std::to_string(threads);
           benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-            std::vector<float> y(size_t(rows));
+            std::vector<float> y(static_cast<size_t>(rows));
             for (auto _ : state) {
               pj::matvec(*c, type, w->bytes.data(), rows, cols, w->x.data(), y.data());
               benchmark::DoNotOptimize(y.data());
