@@ -1,0 +1,33 @@
+// Scaled dot-product attention over a KV cache, with grouped-query heads, causal and sliding-window
+// masks and logit soft-capping (Gemma 2). Works on a range of query heads so the caller can split the
+// heads across threads.
+#pragma once
+
+#include <cstdint>
+
+namespace pj::ops {
+
+enum class KvType { f32, f16 };
+
+struct AttentionParams {
+  int n_head = 0, n_head_kv = 0, head_dim = 0;
+  float scale = 1.0f;    // applied to q.k
+  float softcap = 0.0f;  // > 0: scores become softcap * tanh(score / softcap)
+  int window = 0;        // > 0: a query at position p sees keys at positions p - window + 1 .. p
+};
+
+// One layer's cache: row r holds position r, n_head_kv * head_dim values, in `type`.
+struct KvView {
+  const void* k = nullptr;
+  const void* v = nullptr;
+  KvType type = KvType::f16;
+  int64_t row_stride = 0;  // elements between positions
+};
+
+// q:   [n_tokens, n_head, head_dim], token t at position pos0 + t (its keys must already be cached)
+// out: [n_tokens, n_head, head_dim]
+// scratch: at least pos0 + n_tokens floats (scores of one query)
+void attention_heads(const AttentionParams& p, const float* q, int n_tokens, int64_t pos0,
+                     const KvView& kv, float* out, int head_begin, int head_end, float* scratch);
+
+}  // namespace pj::ops

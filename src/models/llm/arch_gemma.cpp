@@ -1,0 +1,55 @@
+// Gemma 2 and Gemma 3: embeddings scaled by sqrt(n_embd), GeGLU (GELU-tanh), RMS norms before and
+// after both attention and feed-forward (the converter stores Gemma's (1 + w) norm weights with the 1
+// added, as llama.cpp does), NeoX RoPE, local sliding-window layers interleaved with global ones.
+// Gemma 2: attention and final logit soft-capping, sliding window on even layers.
+// Gemma 3: q/k RMS norms, local layers use RoPE base 10000 (rope.freq_base_swa), a pattern of five local
+// layers to one global unless the file lists the pattern per layer.
+#include "models/llm/arch.h"
+
+#include "core/base/error.h"
+
+namespace pj::llm {
+
+namespace {
+
+void read_swa_pattern(const gguf::File& f, LlmHparams& h, int default_period) {
+  const std::string key = h.arch + ".attention.sliding_window_pattern";
+  if (const gguf::Value* v = f.find(key)) {
+    if (const gguf::Array* a = v->get_if<gguf::Array>(); a && a->holds<bool>()) {
+      const auto& b = a->get<bool>();
+      if (int64_t(b.size()) != h.n_layer)
+        fail("llm: {}: {} has {} entries for {} layers", f.path(), key, b.size(), h.n_layer);
+      for (int64_t i = 0; i < h.n_layer; ++i) h.layer_swa[size_t(i)] = b[size_t(i)];
+      return;
+    }
+    if (auto p = v->as_int<uint32_t>()) default_period = int(*p);
+  }
+  // period P: layers with (i + 1) % P != 0 are local
+  for (int64_t i = 0; i < h.n_layer; ++i)
+    h.layer_swa[size_t(i)] = default_period > 0 && (i + 1) % default_period != 0;
+}
+
+}  // namespace
+
+void configure_gemma2(const gguf::File& f, LlmHparams& h) {
+  h.rope.style = ops::RopeStyle::neox;
+  h.rope_swa = h.rope;
+  h.act = Activation::gelu_tanh;
+  h.embed_scale = true;
+  read_swa_pattern(f, h, 2);
+}
+
+void configure_gemma3(const gguf::File& f, LlmHparams& h) {
+  h.rope.style = ops::RopeStyle::neox;
+  h.rope_swa = h.rope;
+  // Local layers never use the long-context scaling of the global ones.
+  h.rope_swa.freq_scale = 1.0;
+  h.rope_swa.ext_factor = 0.0;
+  h.rope_swa.freq_factors.clear();
+  h.rope_swa.freq_base = f.get_f32_or(h.arch + ".rope.freq_base_swa", 10000.0f);
+  h.act = Activation::gelu_tanh;
+  h.embed_scale = true;
+  read_swa_pattern(f, h, 6);
+}
+
+}  // namespace pj::llm
