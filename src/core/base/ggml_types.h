@@ -1,7 +1,11 @@
 // The ggml tensor type ids that GGUF files use, with their block geometry. Ids and sizes are
 // transcribed from ggml's `enum ggml_type` and `ggml_type_traits` (ggml/include/ggml.h and
-// ggml/src/ggml.c in llama.cpp) and agree with gguf-py's GGML_QUANT_SIZES; ids of removed types are
-// kept as known-but-unsupported so that their files get a precise error.
+// ggml/src/ggml.c in llama.cpp) and checked against gguf-py 0.19.0's GGMLQuantizationType and
+// GGML_QUANT_SIZES (gguf/constants.py; tests/python/test_gguf_interop.py checks every row); ids of removed types are kept as
+// known-but-unsupported so that their files get a precise error.
+// One deliberate difference: Q8_1 is 36 bytes per block here, as in ggml (block_q8_1 = two fp16 + 32
+// int8; static_assert in ggml-common.h), while gguf-py 0.19.0 still lists 40 (the old two-float
+// layout). Q8_1 is an activation type that converters never store, so files do not depend on it.
 // This table is data only: kernels attach their functions in core/kernels by the same id.
 #pragma once
 
@@ -20,7 +24,7 @@ enum class GgmlType : uint32_t {
   /* 31-33: Q4_0_4_4, Q4_0_4_8, Q4_0_8_8 removed (repacking is done at load time now) */
   TQ1_0 = 34, TQ2_0 = 35,
   /* 36-38: IQ4_NL_4_4, IQ4_NL_4_8, IQ4_NL_8_8 removed */
-  MXFP4 = 39,
+  MXFP4 = 39, NVFP4 = 40, Q1_0 = 41,
 };
 
 struct GgmlTypeInfo {
@@ -48,6 +52,7 @@ inline constexpr GgmlTypeInfo kGgmlTypes[] = {
     {GgmlType::F64, "F64", 1, 8, false},          {GgmlType::IQ1_M, "IQ1_M", 256, 56, true},
     {GgmlType::BF16, "BF16", 1, 2, false},        {GgmlType::TQ1_0, "TQ1_0", 256, 54, true},
     {GgmlType::TQ2_0, "TQ2_0", 256, 66, true},    {GgmlType::MXFP4, "MXFP4", 32, 17, true},
+    {GgmlType::NVFP4, "NVFP4", 64, 36, true},     {GgmlType::Q1_0, "Q1_0", 128, 18, true},
 };
 
 // nullptr for ids that are not (or no longer) ggml types.
