@@ -1,8 +1,8 @@
 // The ggml tensor type ids that GGUF files use, with their block geometry. Ids and sizes are
 // transcribed from ggml's `enum ggml_type` and `ggml_type_traits` (ggml/include/ggml.h and
 // ggml/src/ggml.c in llama.cpp) and checked against gguf-py 0.19.0's GGMLQuantizationType and
-// GGML_QUANT_SIZES (gguf/constants.py; tests/python/test_gguf_interop.py checks every row); ids of removed types are kept as
-// known-but-unsupported so that their files get a precise error.
+// GGML_QUANT_SIZES (gguf/constants.py; tests/python/test_gguf_interop.py checks every row); ids of
+// removed types are kept as known-but-unsupported so that their files get a precise error.
 // One deliberate difference: Q8_1 is 36 bytes per block here, as in ggml (block_q8_1 = two fp16 + 32
 // int8; static_assert in ggml-common.h), while gguf-py 0.19.0 still lists 40 (the old two-float
 // layout). Q8_1 is an activation type that converters never store, so files do not depend on it.
