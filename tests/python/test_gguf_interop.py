@@ -302,3 +302,18 @@ def test_q8_1_size_follows_ggml(tmp_path):
     p.write_bytes(body)
     (t,) = info_json(p)["tensors"]
     assert (t["type"], t["shape"], t["bytes"]) == ("Q8_1", [64], 72)
+
+
+SMOL = REPO / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.mark.skipif(not SMOL.exists(), reason="default model not installed (./setup.sh installs it)")
+def test_real_llama_cpp_model_round_trips_byte_identical(tmp_path):
+    # A GGUF made by llama.cpp's own tools: we must read it as gguf-py does and rewrite it unchanged.
+    info = info_json(SMOL)
+    ref = gguf.GGUFReader(str(SMOL))
+    assert [(t["name"], t["type"], t["shape"], t["bytes"], info["data_offset"] + t["offset"]) for t in info["tensors"]] == [
+        (t.name, t.tensor_type.name, [int(d) for d in t.shape], int(t.n_bytes), int(t.data_offset)) for t in ref.tensors]
+    out = tmp_path / "smol.gguf"
+    run_roundtrip(SMOL, out)
+    assert out.read_bytes() == SMOL.read_bytes()
