@@ -1,0 +1,72 @@
+// pajamas template: render a model's chat template for a conversation and print the prompt exactly
+// (no newline added), as transformers' apply_chat_template(tokenize=False) would produce it.
+#include "apps/cli/commands.h"
+#include "core/base/error.h"
+#include "core/base/file.h"
+#include "models/chat/template.h"
+
+#include <cstdio>
+#include <memory>
+
+namespace pj::cli {
+
+namespace {
+
+struct TemplateOptions {
+  std::string model, messages, tools, enable_thinking, template_name = "default";
+  bool no_generation_prompt = false;
+  int64_t now = -1;
+};
+
+nlohmann::ordered_json read_json(const std::string& path) {
+  try {
+    return nlohmann::ordered_json::parse(read_text_file(path));
+  } catch (const nlohmann::ordered_json::exception& e) {
+    fail("{}: not valid JSON: {}", path, e.what());
+  }
+}
+
+void run_template(const TemplateOptions& o) {
+  if (!is_directory(o.model)) fail("{}: not a model folder (expected a Hugging Face folder)", o.model);
+  chat::HfChatConfig cfg = chat::load_hf_chat_config(o.model, o.template_name);
+  nlohmann::ordered_json doc = read_json(o.messages);
+  nlohmann::ordered_json messages, tools = nullptr;
+  if (doc.is_array()) {
+    messages = doc;
+  } else if (doc.is_object() && doc.contains("messages") && doc["messages"].is_array()) {
+    messages = doc["messages"];
+    if (doc.contains("tools")) tools = doc["tools"];
+  } else {
+    fail("{}: expected a JSON array of messages or an object with a 'messages' array", o.messages);
+  }
+  if (!o.tools.empty()) tools = read_json(o.tools);
+  if (!tools.is_null() && !tools.is_array()) fail("tools: expected a JSON array of tool definitions");
+  std::optional<bool> thinking;
+  if (o.enable_thinking == "on") thinking = true;
+  else if (o.enable_thinking == "off") thinking = false;
+  else if (!o.enable_thinking.empty()) fail("--enable-thinking: expected 'on' or 'off', got '{}'", o.enable_thinking);
+
+  chat::Template t(cfg.source, cfg.origin);
+  chat::RenderOptions ro;
+  if (o.now >= 0) ro.now_unix = o.now;
+  std::string out = t.render(chat::make_chat_context(cfg, messages, tools, !o.no_generation_prompt, thinking), ro);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+}  // namespace
+
+void register_template(CLI::App& app, const GlobalOptions& g) {
+  auto o = std::make_shared<TemplateOptions>();
+  auto* cmd = app.add_subcommand("template", "Render a model's chat template for a conversation");
+  cmd->add_option("-m,--model", o->model, "Hugging Face model folder (tokenizer_config.json)")->required();
+  cmd->add_option("--messages", o->messages, "JSON file: an array of messages, or {\"messages\": [...], \"tools\": [...]}")
+      ->required();
+  cmd->add_option("--tools", o->tools, "JSON file: an array of tool definitions");
+  cmd->add_flag("--no-generation-prompt", o->no_generation_prompt, "Do not open an assistant turn at the end");
+  cmd->add_option("--enable-thinking", o->enable_thinking, "Reasoning switch for Qwen3-style templates: on|off");
+  cmd->add_option("--template-name", o->template_name, "Which named template when the model has several");
+  cmd->add_option("--now", o->now, "Fixed clock for strftime_now: seconds since the Unix epoch (UTC)");
+  cmd->callback([o] { run_template(*o); });
+}
+
+}  // namespace pj::cli
