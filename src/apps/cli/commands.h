@@ -12,5 +12,6 @@ struct GlobalOptions {
 };
 
 void register_info(CLI::App& app, const GlobalOptions& g);
+void register_template(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace pj::cli
