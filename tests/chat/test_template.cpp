@@ -94,6 +94,8 @@ TEST(ChatTemplate, UnsupportedConstructsNameTheLine) {
 TEST(ChatTemplate, SyntaxAndRuntimeErrors) {
   EXPECT_NE(error_of("{% if x %}no end").find("missing {% endif %}"), std::string::npos);
   EXPECT_NE(error_of("{{ 'open").find("unterminated string"), std::string::npos);
+  EXPECT_NE(error_of("{{ '\\uzzzz' }}").find("bad \\u escape"), std::string::npos);
+  EXPECT_EQ(render("{{ '\\u00e9\\x41' }}"), "\xc3\xa9" "A");
   EXPECT_NE(error_of("{{ 1 +").find("line 1"), std::string::npos);
   EXPECT_NE(error_of("a\n{{ raise_exception('bad roles') }}").find("line 2: raise_exception: bad roles"),
             std::string::npos);

@@ -245,8 +245,14 @@ class Lexer {
         case 'u':
         case 'U': {
           size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-          if (pos + n > src_.size()) fail("{}: line {}: bad \\{} escape", name_, line_, e);
-          uint32_t cp = static_cast<uint32_t>(std::stoul(src_.substr(pos, n), nullptr, 16));
+          uint32_t cp = 0;
+          for (size_t k = 0; k < n; ++k) {
+            char h = pos + k < src_.size() ? src_[pos + k] : 0;
+            int d = is_digit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10 : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+            if (d < 0) fail("{}: line {}: bad \\{} escape in string literal", name_, line_, e);
+            cp = cp * 16 + static_cast<uint32_t>(d);
+          }
+          if (cp > 0x10ffff) fail("{}: line {}: \\{} escape out of Unicode range", name_, line_, e);
           pos += n;
           append_utf8(out, cp);
           break;
