@@ -155,20 +155,26 @@ TEST_P(LlmFixture, IncrementalDecodeWithF16CacheMatchesAndGreedyAgrees) {
 
 TEST_P(LlmFixture, Bf16AndF16WeightsStayClose) {
   // F16 weights: the BF16 source values fit F16's mantissa, only values below 2^-14 lose bits, and
-  // activations stay F32: within the F16-cache bound, 3e-3.
+  // activations stay F32: measured ~1e-6, allowed 3e-3 (the issue asks for 5e-3).
   // BF16 weights are exact, but the BF16 kernels round the activations to BF16 as llama.cpp does
   // (8 significant bits, 2^-9 ~ 2e-3 per element, compounding over 2 layers and 3 matmuls each):
   // measured 0.7e-2 to 1.4e-2 on these fixtures, allowed 3e-2.
   const std::string name = GetParam();
   const Reference ref = load_reference(name);
-  for (auto type : {pj::GgmlType::BF16, pj::GgmlType::F16}) {
+  for (auto type : {pj::GgmlType::BF16, pj::GgmlType::F16, pj::GgmlType::Q8_0}) {
     const std::string path = convert_fixture(name, type);
     auto model = pj::llm::LlmModel::load(path, kRef);
     pj::KernelContext ctx;
     pj::llm::LlmSession s(*model, ctx, {.n_ctx = 256, .kv_type = pj::ops::KvType::f32});
     auto logits = s.decode(ref.ids, true);
-    const double tol = type == pj::GgmlType::BF16 ? 3e-2 : 3e-3;
-    EXPECT_LT(rel_error(logits.data(), ref.logits.data(), logits.size()), tol)
+    // Q8_0: weights and activations both rounded to 8 bits per 32-block (relative RMS error ~0.4% each).
+    // These random fixtures (initializer_range 0.1, peaked attention) amplify that: measured 0.8e-2 to
+    // 9e-2 across the six, allowed 0.15. The tight check of Q8_0 is against llama.cpp on the same file
+    // (tests/python/test_llm_vs_llamacpp.py).
+    const double tol = type == pj::GgmlType::BF16 ? 3e-2 : type == pj::GgmlType::Q8_0 ? 0.15 : 3e-3;
+    const double err = rel_error(logits.data(), ref.logits.data(), logits.size());
+    std::printf("%s %s: rel. error %.3g\n", name.c_str(), pj::ggml_type_info(type).name.data(), err);
+    EXPECT_LT(err, tol)
         << name << " " << pj::ggml_type_info(type).name;
     std::remove(path.c_str());
   }

@@ -24,12 +24,15 @@ void register_convert(CLI::App& app, const GlobalOptions& g) {
   auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face model folder to GGUF");
   cmd->add_option("MODEL_DIR", o->input, "Hugging Face folder (config.json, *.safetensors, tokenizer files)")->required();
   cmd->add_option("-o,--output", o->output, "Output GGUF file (default: <MODEL_DIR>/<name>-<type>.gguf)");
-  cmd->add_option("--outtype", o->outtype, "Type of 2-D weights")->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  cmd->add_option("--outtype", o->outtype, "Type of 2-D weights")->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));
   cmd->add_option("--name", o->name, "general.name (default: the folder name)");
   cmd->callback([o, &g] {
     auto folder = hf::open_folder(o->input);
     convert::ConvertOptions co;
-    co.out_type = o->outtype == "f32" ? GgmlType::F32 : o->outtype == "bf16" ? GgmlType::BF16 : GgmlType::F16;
+    co.out_type = o->outtype == "f32"    ? GgmlType::F32
+                  : o->outtype == "bf16" ? GgmlType::BF16
+                  : o->outtype == "q8_0" ? GgmlType::Q8_0
+                                         : GgmlType::F16;
     co.name = o->name;
     gguf::Writer w;
     convert::add_llm(folder, co, w);

@@ -108,7 +108,7 @@ void register_run(CLI::App& app, const GlobalOptions& g) {
     if (o->raw) {
       prompt = tokenize_prompt(*l.tok, o->prompt, false);
     } else {
-      nlohmann::json msgs = nlohmann::json::array();
+      nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
       if (!o->system.empty()) msgs.push_back({{"role", "system"}, {"content", o->system}});
       msgs.push_back({{"role", "user"}, {"content", o->prompt}});
       const std::string text = render_chat(l, msgs);
@@ -136,11 +136,11 @@ void register_chat(CLI::App& app, const GlobalOptions& g) {
   cmd->callback([o, &g] {
     LoadedLlm l = load_llm(o->llm);
     auto fresh = [&] {
-      nlohmann::json m = nlohmann::json::array();
+      nlohmann::ordered_json m = nlohmann::ordered_json::array();
       if (!o->system.empty()) m.push_back({{"role", "system"}, {"content", o->system}});
       return m;
     };
-    nlohmann::json msgs = fresh();
+    nlohmann::ordered_json msgs = fresh();
     const bool interactive = o->prompt.empty();
     const bool tty = ::isatty(0);
     if (interactive && tty)

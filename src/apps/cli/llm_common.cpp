@@ -77,10 +77,10 @@ std::vector<int32_t> tokenize_prompt(const tok::Tokenizer& t, const std::string&
   return {ids.begin(), ids.end()};
 }
 
-std::string render_chat(const LoadedLlm& l, const nlohmann::json& messages, bool enable_thinking) {
+std::string render_chat(const LoadedLlm& l, const nlohmann::ordered_json& messages, bool enable_thinking) {
   if (!l.tmpl)
     fail("{}: the model has no chat template (tokenizer.chat_template); use 'pajamas generate --raw'", l.path);
-  nlohmann::json ctx = {{"messages", messages}, {"add_generation_prompt", true}, {"tools", nullptr},
+  nlohmann::ordered_json ctx = {{"messages", messages}, {"add_generation_prompt", true}, {"tools", nullptr},
                         {"enable_thinking", enable_thinking}};
   const auto& sp = l.tok->spec();
   if (sp.bos_id >= 0) ctx["bos_token"] = l.tok->token(sp.bos_id);

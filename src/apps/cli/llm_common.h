@@ -56,6 +56,6 @@ llm::GenerateOptions make_generate_options(const SampleOptions& o);
 // Text -> ids, adding BOS when the model asks for it and the text does not already start with it.
 std::vector<int32_t> tokenize_prompt(const tok::Tokenizer& t, const std::string& text, bool parse_special);
 // Renders `messages` with the model's chat template (generation prompt added).
-std::string render_chat(const LoadedLlm& l, const nlohmann::json& messages, bool enable_thinking = true);
+std::string render_chat(const LoadedLlm& l, const nlohmann::ordered_json& messages, bool enable_thinking = true);
 
 }  // namespace pj::cli

@@ -2,6 +2,7 @@
 
 #include "core/base/error.h"
 #include "core/base/half.h"
+#include "core/kernels/kernel_table.h"
 #include "core/ops/rope.h"
 
 #include <cmath>
@@ -120,8 +121,9 @@ void add_llm(const hf::Folder& folder, const ConvertOptions& o, gguf::Writer& w)
     for (const auto& x : kArchs) list += std::string(list.empty() ? "" : ", ") + x.hf;
     fail("convert: {}: architecture '{}' is not supported (supported: {})", folder.path, hf_arch, list);
   }
-  if (o.out_type != GgmlType::F32 && o.out_type != GgmlType::F16 && o.out_type != GgmlType::BF16)
-    fail("convert: output type {} is not F32, F16 or BF16 (quantize the result with 'pajamas quantize')",
+  if (o.out_type != GgmlType::F32 && o.out_type != GgmlType::F16 && o.out_type != GgmlType::BF16 &&
+      o.out_type != GgmlType::Q8_0)
+    fail("convert: output type {} is not F32, F16, BF16 or Q8_0 (quantize the result with 'pajamas quantize')",
          ggml_type_info(o.out_type).name);
   const int64_t n_head = c.num_attention_heads;
   const int64_t n_head_kv = c.num_key_value_heads > 0 ? c.num_key_value_heads : n_head;
@@ -132,7 +134,11 @@ void add_llm(const hf::Folder& folder, const ConvertOptions& o, gguf::Writer& w)
   w.add_kv("general.architecture", a);
   w.add_kv("general.type", "model");
   w.add_kv("general.name", name);
-  w.add_kv("general.file_type", uint32_t(o.out_type == GgmlType::F32 ? 0 : o.out_type == GgmlType::F16 ? 1 : 32));
+  // llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q8_0 7, MOSTLY_BF16 32 (llama.h)
+  const uint32_t ftype = o.out_type == GgmlType::F32 ? 0 : o.out_type == GgmlType::F16 ? 1
+                         : o.out_type == GgmlType::Q8_0 ? 7 : 32;
+  w.add_kv("general.file_type", ftype);
+  if (o.out_type == GgmlType::Q8_0) w.add_kv("general.quantization_version", uint32_t(2));
   w.add_kv(a + ".context_length", uint32_t(c.max_position_embeddings));
   w.add_kv(a + ".embedding_length", uint32_t(c.hidden_size));
   w.add_kv(a + ".block_count", uint32_t(c.num_hidden_layers));
@@ -194,7 +200,9 @@ void add_llm(const hf::Folder& folder, const ConvertOptions& o, gguf::Writer& w)
     if (t->shape.empty() || t->shape.size() > 2)
       fail("convert: {}: tensor '{}' has {} dimensions, expected 1 or 2", folder.path, t->name, t->shape.size());
     const bool is_1d = t->shape.size() == 1;
-    const GgmlType type = is_1d ? GgmlType::F32 : o.out_type;
+    GgmlType type = is_1d ? GgmlType::F32 : o.out_type;
+    // rows that are not whole Q8_0 blocks stay F16, as llama.cpp's converter does
+    if (type == GgmlType::Q8_0 && t->shape.back() % 32 != 0) type = GgmlType::F16;
     const int64_t cols = t->shape.back();
     const int64_t rows = is_1d ? 1 : t->shape[0];
     const bool add_one = is_gemma(a) && ends_with(gname, "norm.weight");
@@ -222,6 +230,12 @@ void add_llm(const hf::Folder& folder, const ConvertOptions& o, gguf::Writer& w)
         safetensors::to_f32(*t, uint64_t(src * cols), uint64_t(cols), row.data());
         if (type == GgmlType::F32) {
           sink.write(row.data(), row.size() * 4);
+          continue;
+        }
+        if (type == GgmlType::Q8_0) {
+          std::vector<uint8_t> q(ggml_row_size(type, uint64_t(cols)));
+          kernel_table(Isa::Scalar).types[size_t(type)].from_float_ref(row.data(), q.data(), cols);
+          sink.write(q.data(), q.size());
           continue;
         }
         for (int64_t i = 0; i < cols; ++i)

@@ -13,7 +13,7 @@
 namespace pj::convert {
 
 struct ConvertOptions {
-  GgmlType out_type = GgmlType::F16;  // F32, F16 or BF16 for 2-D weights; norms and biases stay F32
+  GgmlType out_type = GgmlType::F16;  // F32, F16, BF16 or Q8_0 for 2-D weights; norms and biases stay F32
   std::string name;                   // general.name (default: folder name)
 };
 

@@ -26,6 +26,9 @@ std::unique_ptr<llm::LlmModel> load_llm(const std::string& path, llm::LlmModel::
                            ("pajamas-" + std::to_string(::getpid()) + "-" +
                             std::filesystem::path(path).filename().string() + ".gguf")).string();
   w.write(tmp);
+  // transformers computes RoPE with the inv_freq buffer cast to the model's dtype; for a bfloat16
+  // checkpoint run as-is from its folder we reproduce that (GGUF files follow llama.cpp, which does not).
+  if (folder.config && folder.config->dtype == "bfloat16") o.rope_inv_freq_bf16 = true;
   struct Unlink {
     std::string p;
     ~Unlink() { std::remove(p.c_str()); }

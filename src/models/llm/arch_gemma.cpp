@@ -8,6 +8,8 @@
 
 #include "core/base/error.h"
 
+#include <cmath>
+
 namespace pj::llm {
 
 namespace {
@@ -29,6 +31,14 @@ void read_swa_pattern(const gguf::File& f, LlmHparams& h, int default_period) {
     h.layer_swa[size_t(i)] = default_period > 0 && (i + 1) % default_period != 0;
 }
 
+// Gemma's 27B models scale queries by 1/sqrt(n_embd / n_head) instead of 1/sqrt(head_dim)
+// (query_pre_attn_scalar in the reference config); hub GGUFs do not store it, llama.cpp keys it on the
+// layer count, and so do we unless the file says otherwise (attention.scale, written by our converter).
+void gemma_attention_scale(const gguf::File& f, LlmHparams& h, int64_t layers_27b) {
+  if (h.attn_scale > 0 || h.n_layer != layers_27b) return;
+  h.attn_scale = 1.0f / std::sqrt(float(h.n_embd / h.n_head));
+}
+
 }  // namespace
 
 void configure_gemma2(const gguf::File& f, LlmHparams& h) {
@@ -36,7 +46,9 @@ void configure_gemma2(const gguf::File& f, LlmHparams& h) {
   h.rope_swa = h.rope;
   h.act = Activation::gelu_tanh;
   h.embed_scale = true;
+  if (!f.has(h.arch + ".attention.sliding_window")) h.sliding_window = 4096;  // Gemma 2's default
   read_swa_pattern(f, h, 2);
+  gemma_attention_scale(f, h, 46);
 }
 
 void configure_gemma3(const gguf::File& f, LlmHparams& h) {
@@ -50,6 +62,7 @@ void configure_gemma3(const gguf::File& f, LlmHparams& h) {
   h.act = Activation::gelu_tanh;
   h.embed_scale = true;
   read_swa_pattern(f, h, 6);
+  gemma_attention_scale(f, h, 62);
 }
 
 }  // namespace pj::llm
