@@ -35,7 +35,8 @@ fuzz_seconds=${PJ_FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" != "0" ] && ls fuzz/*.cpp > /dev/null 2>&1; then
   echo "== fuzz (${fuzz_seconds}s per target)"
   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPJ_FUZZ=ON > /dev/null \
-    && cmake --build build-fuzz -j "$jobs" > "$reports/fuzz-build.log" 2>&1 \
+    && cmake --build build-fuzz -j "$jobs" --target $(for f in fuzz/*.cpp; do basename "$f" .cpp; done) \
+         > "$reports/fuzz-build.log" 2>&1 \
     || { echo "fuzz build failed"; tail -n 40 "$reports/fuzz-build.log"; echo 1 > "$reports/fuzz-build.fuzzrc"; }
   for src in fuzz/*.cpp; do
     name=$(basename "$src" .cpp)
