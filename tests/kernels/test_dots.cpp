@@ -93,6 +93,8 @@ TEST_P(DotVsScalar, IntegerDataBitExact) {
   const KernelTable& opt = kernel_table(isa);
   std::mt19937 rng(11);
   for (GgmlType t : test::weight_types()) {
+    // The 256-element types have their own generators and tests (test_kquants.cpp, test_iquants*.cpp).
+    if (ggml_type_info(t).block_size != uint32_t(kQK)) continue;
     const TypeTraits& r = ref.types[size_t(t)];
     int tested = 0;
     for (int64_t size : kSizes) {
@@ -131,6 +133,8 @@ TEST_P(DotVsScalar, RealDataWithinRoundingBound) {
   const KernelTable& opt = kernel_table(isa);
   uint32_t seed = 100;
   for (GgmlType t : test::weight_types()) {
+    // The 256-element types have their own generators and tests (test_kquants.cpp, test_iquants*.cpp).
+    if (ggml_type_info(t).block_size != uint32_t(kQK)) continue;
     const TypeTraits& r = ref.types[size_t(t)];
     const TypeTraits& a = ref.types[size_t(r.vec_dot_type)];
     for (int64_t size : kSizes) {

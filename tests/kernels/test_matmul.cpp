@@ -24,6 +24,7 @@ TEST(Matmul, MatchesDequantizedProductForEveryTypeIsaAndThreadCount) {
         const TypeTraits& tr = ctx.traits(t);
         const TypeTraits& at = ctx.traits(tr.vec_dot_type);
         for (const Case& c : cases) {
+          if (c.cols % int64_t(tr.block_size) != 0) continue;  // 256-element types: only the larger cases
           SCOPED_TRACE(std::string(ggml_type_info(t).name) + " " + std::string(isa_name(isa)) + " threads " +
                        std::to_string(threads) + " rows " + std::to_string(c.rows));
           const auto wf = test::normal_floats(size_t(c.rows * c.cols), ++seed);
@@ -86,7 +87,7 @@ TEST(Matmul, RejectsBadShapesAndTypes) {
     EXPECT_NE(std::string(e.what()).find("48 elements is not a multiple of Q8_0's block size 32"), std::string::npos)
         << e.what();
   }
-  EXPECT_THROW(matmul(ctx, GgmlType::Q6_K, w.data(), 1, 256, x.data(), 1, y.data()), Error);
+  EXPECT_THROW(matmul(ctx, GgmlType::I32, w.data(), 1, 32, x.data(), 1, y.data()), Error);  // no kernels
   EXPECT_THROW(matmul(ctx, GgmlType::Q8_1, w.data(), 1, 32, x.data(), 1, y.data()), Error);
 }
 

@@ -37,6 +37,7 @@ TEST(Quants, RoundTripErrorWithinBandForEveryTypeInTable) {
   int tested = 0;
   for (const TypeTraits& t : ctx.table().types) {
     if (!t.supported) continue;
+    if (t.block_size == 256) continue;  // bands of the 256-element types: test_kquants.cpp, test_iquants.cpp
     SCOPED_TRACE(ggml_type_info(t.type).name);
     ASSERT_TRUE(kErrorBands.count(t.type)) << "add an error band for this type";
     std::vector<uint8_t> q(ggml_row_size(t.type, uint64_t(n)));

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
 
   pj::cli::register_info(app, g);
   pj::cli::register_template(app, g);
+  pj::cli::register_evaluate(app, g);
 
   try {
     app.parse(argc, argv);

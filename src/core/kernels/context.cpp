@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "core/kernels/kquants_ref.h"
 #include "core/kernels/simd_kernels.h"
 
 namespace pj {
@@ -70,6 +71,7 @@ KernelTable build_table(Isa isa) {
   install_scalar(t);
   if (isa >= Isa::Avx2) overlay(t, simd_kernels_avx2());
   if (isa >= Isa::Avx512) overlay(t, simd_kernels_avx512(cpu_has_avx512_bf16()));
+  install_kquants_simd(t, isa);  // K-quant dots (kquants_avx2.cpp, kquants_avx512.cpp)
   return t;
 }
 

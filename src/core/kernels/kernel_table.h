@@ -21,6 +21,11 @@ using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
 // Dot product of a row of this type (x) with a row of vec_dot_type (y).
 using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
+// Quantizes nrows rows of n_per_row values as llama.cpp's quantize_<type> (what llama_model_quantize
+// runs): imatrix holds one importance weight per column (n_per_row values) or is nullptr. Returns
+// the bytes written.
+using QuantizeRowsFn = size_t (*)(const float* src, void* dst, int64_t nrows, int64_t n_per_row,
+                                  const float* imatrix);
 
 struct TypeTraits {
   GgmlType type = GgmlType::F32;
@@ -31,6 +36,7 @@ struct TypeTraits {
   FromFloatFn from_float_ref = nullptr;  // reference quantizer, bit-exact with llama.cpp's *_ref
   VecDotFn vec_dot = nullptr;            // nullptr for activation-only types (Q8_1)
   GgmlType vec_dot_type = GgmlType::F32;
+  QuantizeRowsFn quantize_rows = nullptr;  // nullptr: from_float_ref row by row, no importance weights
 };
 
 // Element-wise ops on one row of n floats; `out` may alias `x`.

@@ -1,0 +1,294 @@
+// K-quant dequantizers, scalar dot products with Q8_K, and the table rows (see kquants_ref.h).
+// Each block is first unpacked into signed integer values and per-sub-block integer scales; the
+// dequantizers then apply ggml's float expressions (so that they equal gguf-py's numpy
+// dequantization bit for bit) and the dot products sum integers exactly per super-block.
+#include "core/kernels/kquants_ref.h"
+
+#include <cstring>
+
+#include "core/base/half.h"
+#include "core/kernels/kquants_simd.h"
+
+namespace pj {
+
+void kq_scale_min(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    m = uint8_t((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+  }
+}
+
+void q3_k_scales(const uint8_t* packed, int8_t out[16]) {
+  for (int j = 0; j < 16; ++j) {
+    const int low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+    const int high = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
+    out[j] = int8_t((low | high << 4) - 32);
+  }
+}
+
+namespace {
+
+inline float h2f(uint16_t h) { return fp16_to_f32(h); }
+
+// 2-bit field of element j (0..255) in Q2_K/Q3_K's qs.
+inline int q2_bits(const uint8_t* qs, int j) { return (qs[32 * (j / 128) + j % 32] >> (2 * ((j % 128) / 32))) & 3; }
+
+void unpack_q2_k(const BlockQ2_K& b, int8_t* q) {
+  for (int j = 0; j < kQK_K; ++j) q[j] = int8_t(q2_bits(b.qs, j));
+}
+void unpack_q3_k(const BlockQ3_K& b, int8_t* q) {
+  for (int j = 0; j < kQK_K; ++j) q[j] = int8_t(q2_bits(b.qs, j) - ((b.hmask[j % 32] >> (j / 32)) & 1 ? 0 : 4));
+}
+void unpack_q4_k(const BlockQ4_K& b, int8_t* q) {
+  for (int j = 0; j < kQK_K; ++j) {
+    const uint8_t byte = b.qs[32 * (j / 64) + j % 32];
+    q[j] = int8_t(j % 64 < 32 ? byte & 0xF : byte >> 4);
+  }
+}
+void unpack_q5_k(const BlockQ5_K& b, int8_t* q) {
+  for (int j = 0; j < kQK_K; ++j) {
+    const uint8_t byte = b.qs[32 * (j / 64) + j % 32];
+    const int low = j % 64 < 32 ? byte & 0xF : byte >> 4;
+    q[j] = int8_t(low | ((b.qh[j % 32] >> (j / 32)) & 1) << 4);
+  }
+}
+void unpack_q6_k(const BlockQ6_K& b, int8_t* q) {
+  for (int j = 0; j < kQK_K; ++j) {
+    const int chunk = j / 128, e = j % 128, l = e % 32, quarter = e / 32;
+    const uint8_t lo = b.ql[64 * chunk + l + (quarter & 1) * 32];
+    const int low = quarter < 2 ? lo & 0xF : lo >> 4;
+    const int high = (b.qh[32 * chunk + l] >> (2 * quarter)) & 3;
+    q[j] = int8_t((low | high << 4) - 32);
+  }
+}
+
+// Sum over sub-blocks of scale * (sum of q * y) for sub-blocks of `len` elements.
+inline int32_t scaled_dot(const int8_t* q, const int8_t* y, const int* scales, int len) {
+  int32_t total = 0;
+  for (int s = 0; s < kQK_K / len; ++s) {
+    int32_t sum = 0;
+    for (int i = 0; i < len; ++i) sum += int32_t(q[s * len + i]) * y[s * len + i];
+    total += scales[s] * sum;
+  }
+  return total;
+}
+
+}  // namespace
+
+void dequantize_row_q2_k(const BlockQ2_K* x, float* y, int64_t n) {
+  int8_t q[kQK_K];
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q2_k(x[i], q);
+    const float d = h2f(x[i].d), min = h2f(x[i].dmin);
+    for (int s = 0; s < 16; ++s) {
+      const float dl = d * float(x[i].scales[s] & 0xF), ml = min * float(x[i].scales[s] >> 4);
+      for (int l = 0; l < 16; ++l) *y++ = dl * float(q[16 * s + l]) - ml;
+    }
+  }
+}
+
+void dequantize_row_q3_k(const BlockQ3_K* x, float* y, int64_t n) {
+  int8_t q[kQK_K], sc[16];
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q3_k(x[i], q);
+    q3_k_scales(x[i].scales, sc);
+    const float d = h2f(x[i].d);
+    for (int s = 0; s < 16; ++s) {
+      const float dl = d * float(sc[s]);
+      for (int l = 0; l < 16; ++l) *y++ = dl * float(q[16 * s + l]);
+    }
+  }
+}
+
+void dequantize_row_q4_k(const BlockQ4_K* x, float* y, int64_t n) {
+  int8_t q[kQK_K];
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q4_k(x[i], q);
+    const float d = h2f(x[i].d), min = h2f(x[i].dmin);
+    for (int s = 0; s < 8; ++s) {
+      uint8_t sc, m;
+      kq_scale_min(s, x[i].scales, sc, m);
+      const float d1 = d * float(sc), m1 = min * float(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[32 * s + l]) - m1;
+    }
+  }
+}
+
+void dequantize_row_q5_k(const BlockQ5_K* x, float* y, int64_t n) {
+  int8_t q[kQK_K];
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q5_k(x[i], q);
+    const float d = h2f(x[i].d), min = h2f(x[i].dmin);
+    for (int s = 0; s < 8; ++s) {
+      uint8_t sc, m;
+      kq_scale_min(s, x[i].scales, sc, m);
+      const float d1 = d * float(sc), m1 = min * float(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[32 * s + l]) - m1;
+    }
+  }
+}
+
+void dequantize_row_q6_k(const BlockQ6_K* x, float* y, int64_t n) {
+  int8_t q[kQK_K];
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q6_k(x[i], q);
+    const float d = h2f(x[i].d);
+    for (int s = 0; s < 16; ++s)
+      for (int l = 0; l < 16; ++l) *y++ = d * float(x[i].scales[s]) * float(q[16 * s + l]);
+  }
+}
+
+void dequantize_row_q8_k(const BlockQ8_K* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i)
+    for (int j = 0; j < kQK_K; ++j) *y++ = x[i].d * float(x[i].qs[j]);
+}
+
+// Per super-block: sumf += (d_x * d_y) * isum - (dmin_x * d_y) * msum, the same expression in every
+// SIMD variant (kquants_simd.inc), so that equal integer sums give bit-identical results.
+float vec_dot_q2_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ2_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  int8_t q[kQK_K];
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q2_k(x[i], q);
+    int sc[16];
+    int32_t msum = 0;
+    for (int s = 0; s < 16; ++s) {
+      sc[s] = x[i].scales[s] & 0xF;
+      msum += (x[i].scales[s] >> 4) * y[i].bsums[s];
+    }
+    const int32_t isum = scaled_dot(q, y[i].qs, sc, 16);
+    sumf += h2f(x[i].d) * y[i].d * float(isum) - h2f(x[i].dmin) * y[i].d * float(msum);
+  }
+  return sumf;
+}
+
+float vec_dot_q3_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ3_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  int8_t q[kQK_K], sc8[16];
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q3_k(x[i], q);
+    q3_k_scales(x[i].scales, sc8);
+    int sc[16];
+    for (int s = 0; s < 16; ++s) sc[s] = sc8[s];
+    sumf += h2f(x[i].d) * y[i].d * float(scaled_dot(q, y[i].qs, sc, 16));
+  }
+  return sumf;
+}
+
+namespace {
+template <typename Block, void (*Unpack)(const Block&, int8_t*)>
+float dot_scale_min(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const Block*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  int8_t q[kQK_K];
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    Unpack(x[i], q);
+    int sc[8];
+    int32_t msum = 0;
+    for (int s = 0; s < 8; ++s) {
+      uint8_t a, m;
+      kq_scale_min(s, x[i].scales, a, m);
+      sc[s] = a;
+      msum += m * (y[i].bsums[2 * s] + y[i].bsums[2 * s + 1]);
+    }
+    const int32_t isum = scaled_dot(q, y[i].qs, sc, 32);
+    sumf += h2f(x[i].d) * y[i].d * float(isum) - h2f(x[i].dmin) * y[i].d * float(msum);
+  }
+  return sumf;
+}
+}  // namespace
+
+float vec_dot_q4_k_q8_k_ref(int64_t n, const void* x, const void* y) {
+  return dot_scale_min<BlockQ4_K, unpack_q4_k>(n, x, y);
+}
+float vec_dot_q5_k_q8_k_ref(int64_t n, const void* x, const void* y) {
+  return dot_scale_min<BlockQ5_K, unpack_q5_k>(n, x, y);
+}
+
+float vec_dot_q6_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ6_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  int8_t q[kQK_K];
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q6_k(x[i], q);
+    int sc[16];
+    for (int s = 0; s < 16; ++s) sc[s] = x[i].scales[s];
+    sumf += h2f(x[i].d) * y[i].d * float(scaled_dot(q, y[i].qs, sc, 16));
+  }
+  return sumf;
+}
+
+namespace {
+
+template <typename Block, void (*Fn)(const float*, Block*, int64_t)>
+void from_float(const float* x, void* y, int64_t n) {
+  Fn(x, static_cast<Block*>(y), n);
+}
+template <typename Block, void (*Fn)(const Block*, float*, int64_t)>
+void to_float(const void* x, float* y, int64_t n) {
+  Fn(static_cast<const Block*>(x), y, n);
+}
+
+void set(KernelTable& t, GgmlType type, ToFloatFn to, FromFloatFn from, VecDotFn dot, QuantizeRowsFn rows) {
+  const GgmlTypeInfo& info = ggml_type_info(type);
+  TypeTraits& tr = t.types[size_t(type)];
+  tr.type = type;
+  tr.supported = true;
+  tr.block_size = info.block_size;
+  tr.type_size = info.type_size;
+  tr.to_float = to;
+  tr.from_float_ref = from;
+  tr.vec_dot = dot;
+  tr.vec_dot_type = GgmlType::Q8_K;
+  tr.quantize_rows = rows;
+}
+
+}  // namespace
+
+void install_kquants_scalar(KernelTable& t) {
+  using T = GgmlType;
+  set(t, T::Q2_K, to_float<BlockQ2_K, dequantize_row_q2_k>, from_float<BlockQ2_K, quantize_row_q2_k_ref>,
+      vec_dot_q2_k_q8_k_ref, quantize_rows_q2_k);
+  set(t, T::Q3_K, to_float<BlockQ3_K, dequantize_row_q3_k>, from_float<BlockQ3_K, quantize_row_q3_k_ref>,
+      vec_dot_q3_k_q8_k_ref, quantize_rows_q3_k);
+  set(t, T::Q4_K, to_float<BlockQ4_K, dequantize_row_q4_k>, from_float<BlockQ4_K, quantize_row_q4_k_ref>,
+      vec_dot_q4_k_q8_k_ref, quantize_rows_q4_k);
+  set(t, T::Q5_K, to_float<BlockQ5_K, dequantize_row_q5_k>, from_float<BlockQ5_K, quantize_row_q5_k_ref>,
+      vec_dot_q5_k_q8_k_ref, quantize_rows_q5_k);
+  set(t, T::Q6_K, to_float<BlockQ6_K, dequantize_row_q6_k>, from_float<BlockQ6_K, quantize_row_q6_k_ref>,
+      vec_dot_q6_k_q8_k_ref, quantize_rows_q6_k);
+  // Q8_K is an activation type only (llama.cpp has no Q8_K weight dot either).
+  set(t, T::Q8_K, to_float<BlockQ8_K, dequantize_row_q8_k>, from_float<BlockQ8_K, quantize_row_q8_k_ref>, nullptr,
+      nullptr);
+  // Importance-weighted quantizers of the legacy types (their other entries are set by install_scalar).
+  t.types[size_t(T::Q4_0)].quantize_rows = quantize_rows_q4_0;
+  t.types[size_t(T::Q4_1)].quantize_rows = quantize_rows_q4_1;
+  t.types[size_t(T::Q5_0)].quantize_rows = quantize_rows_q5_0;
+  t.types[size_t(T::Q5_1)].quantize_rows = quantize_rows_q5_1;
+}
+
+void install_kquants_simd(KernelTable& t, Isa isa) {
+  auto overlay = [&](const KquantDots& k) {
+    auto put = [&](GgmlType type, KquantDots::Dot dot) {
+      if (dot) t.types[size_t(type)].vec_dot = dot;
+    };
+    put(GgmlType::Q2_K, k.q2_k);
+    put(GgmlType::Q3_K, k.q3_k);
+    put(GgmlType::Q4_K, k.q4_k);
+    put(GgmlType::Q5_K, k.q5_k);
+    put(GgmlType::Q6_K, k.q6_k);
+  };
+  if (isa >= Isa::Avx2) overlay(kquant_dots_avx2());
+  if (isa >= Isa::Avx512) overlay(kquant_dots_avx512());
+}
+
+}  // namespace pj
