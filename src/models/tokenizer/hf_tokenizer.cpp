@@ -14,6 +14,21 @@ namespace {
 
 using nlohmann::json;
 
+// j[key] for a const object, or null when absent (nlohmann's const operator[] asserts on a missing key).
+const json& field(const json& j, const char* key) {
+  static const json null_value;
+  if (!j.is_object()) return null_value;
+  auto it = j.find(key);
+  return it == j.end() ? null_value : *it;
+}
+
+// A token id from tokenizer.json, checked before it is used as an index.
+size_t token_id(const json& v, const std::string& path) {
+  const auto id = v.get<int64_t>();
+  if (id < 0 || id >= (int64_t{1} << 24)) fail("tokenizer: {}: token id {} out of range", path, id);
+  return static_cast<size_t>(id);
+}
+
 json parse_json_file(const std::string& path) {
   const std::string text = read_text_file(path);
   try {
@@ -74,13 +89,14 @@ void parse_post_processor(const json& pp, TokenizerSpec& spec) {
     return;
   }
   if (type != "TemplateProcessing" || !pp.contains("single")) return;
+  const json& specials = field(pp, "special_tokens");
   const json& single = pp["single"];
   if (!single.is_array() || single.empty()) return;
   auto special_id = [&](const json& item) -> int {
     if (!item.contains("SpecialToken")) return -1;
     const std::string name = item["SpecialToken"].at("id").get<std::string>();
-    if (pp.contains("special_tokens") && pp["special_tokens"].contains(name)) {
-      const json& ids = pp["special_tokens"][name].at("ids");
+    if (specials.is_object() && specials.contains(name)) {
+      const json& ids = specials.at(name).at("ids");
       if (ids.size() == 1) return ids[0].get<int>();
     }
     return id_of(spec, name);
@@ -93,31 +109,32 @@ void parse_post_processor(const json& pp, TokenizerSpec& spec) {
 
 void load_tokenizer_json(const std::string& path, TokenizerSpec& spec) {
   const json j = parse_json_file(path);
+  if (!j.is_object()) fail("tokenizer: {}: expected a JSON object", path);
   try {
     const json& model = j.at("model");
     if (model.value("type", "BPE") != "BPE")
       fail("tokenizer: {}: model type '{}' is not supported (only BPE)", path, model.value("type", ""));
-    if (!j["normalizer"].is_null())
-      fail("tokenizer: {}: normalizer '{}' is not supported", path, j["normalizer"].value("type", "?"));
-    const json& dec = j["decoder"];
+    if (!field(j, "normalizer").is_null())
+      fail("tokenizer: {}: normalizer '{}' is not supported", path, field(j, "normalizer").value("type", "?"));
+    const json& dec = field(j, "decoder");
     if (!dec.is_null() && dec.value("type", "") != "ByteLevel")
       fail("tokenizer: {}: decoder '{}' is not supported (only ByteLevel)", path, dec.value("type", "?"));
     spec.kind = TokenizerKind::byte_bpe;
 
     size_t n = 0;
-    for (const auto& [piece, id] : model.at("vocab").items()) n = std::max(n, id.get<size_t>() + 1);
-    for (const json& a : j["added_tokens"]) n = std::max(n, a.at("id").get<size_t>() + 1);
-    if (n > (1u << 24)) fail("tokenizer: {}: vocabulary of {} tokens is implausibly large", path, n);
+    const json& added = field(j, "added_tokens");
+    for (const auto& [piece, id] : model.at("vocab").items()) n = std::max(n, token_id(id, path) + 1);
+    for (const json& a : added) n = std::max(n, token_id(a.at("id"), path) + 1);
     spec.tokens.assign(n, std::string());
     std::vector<bool> seen(n, false);
     spec.types.assign(n, TokenType::normal);
     for (const auto& [piece, id] : model.at("vocab").items()) {
-      const size_t i = id.get<size_t>();
+      const size_t i = token_id(id, path);
       spec.tokens[i] = piece, seen[i] = true;
     }
-    for (const json& a : j["added_tokens"]) {
+    for (const json& a : added) {
       AddedToken t;
-      t.id = a.at("id").get<int>();
+      t.id = static_cast<int>(token_id(a.at("id"), path));
       t.content = a.at("content").get<std::string>();
       t.special = a.value("special", false);
       t.lstrip = a.value("lstrip", false);
@@ -140,8 +157,8 @@ void load_tokenizer_json(const std::string& path, TokenizerSpec& spec) {
         spec.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
       }
     }
-    parse_pre_tokenizer(j["pre_tokenizer"], spec, path);
-    parse_post_processor(j["post_processor"], spec);
+    parse_pre_tokenizer(field(j, "pre_tokenizer"), spec, path);
+    parse_post_processor(field(j, "post_processor"), spec);
     if (model.contains("unk_token") && model["unk_token"].is_string())
       spec.unk_id = id_of(spec, model["unk_token"].get<std::string>());
   } catch (const json::exception& e) {

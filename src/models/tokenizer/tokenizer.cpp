@@ -98,10 +98,11 @@ Tokenizer::Tokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
     }
     for (size_t i = 0; i < n; ++i) {
       if (!spec_.types.empty() && spec_.types[i] == TokenType::user_defined && !spec_.tokens[i].empty())
-        spm_user_.push_back(static_cast<int>(i));
+        spm_user_[static_cast<uint8_t>(spec_.tokens[i][0])].push_back(static_cast<int>(i));
     }
-    std::stable_sort(spm_user_.begin(), spm_user_.end(),
-                     [&](int a, int b) { return token(a).size() > token(b).size(); });
+    for (auto& bucket : spm_user_) {
+      std::stable_sort(bucket.begin(), bucket.end(), [&](int a, int b) { return token(a).size() > token(b).size(); });
+    }
   }
 
   added_by_id_.assign(n, -1);
@@ -302,7 +303,7 @@ void Tokenizer::encode_spm(std::string_view raw, bool at_start, std::vector<int>
   for (size_t i = 0; i < text.size();) {
     size_t len = 0;
     bool frozen = false;
-    for (int id : spm_user_) {
+    for (int id : spm_user_[static_cast<uint8_t>(text[i])]) {
       const std::string& p = token(id);
       if (text.compare(i, p.size(), p) == 0) {
         len = p.size(), frozen = true;

@@ -116,7 +116,7 @@ class Tokenizer {
   int16_t char_to_byte_[324];  // byte_bpe: inverse of the byte-to-unicode map by code point, or -1
   std::vector<size_t> added_by_byte_[256];  // indices into spec_.added by first byte, longest first
   std::vector<int> added_by_id_;     // id -> index into spec_.added or -1
-  std::vector<int> spm_user_;        // spm: user-defined token ids, longest first
+  std::vector<int> spm_user_[256];  // spm: user-defined token ids by first byte, longest first
 };
 
 // Turns ids into text as they arrive, never splitting a multi-byte UTF-8 character: bytes of an
