@@ -139,6 +139,11 @@ def test_interrupted_run_resumes(fixture_model, tmp_path):
     assert k["results"][:2] == j["results"][:2]  # kept as they were, timings included
     assert [r["raw_output"] for r in k["results"]] == [r["raw_output"] for r in j["results"]]
     check_evaluation(k, 4, 4)
+    # a complete run is not asked again
+    done = part.read_text()
+    p = run("evaluate", "llm", "-m", str(fixture_model), "--num-questions", "4", "-n", "4", "-t", "1", "-o", str(part))
+    assert "already complete (4 questions)" in p.stderr and part.read_text() == done
+    assert f"strict accuracy {100 * k['accuracy']:.1f}% ({k['correct']}/4" in p.stdout
     # other settings on the same file: refused, file untouched
     before = part.read_text()
     p = run("evaluate", "llm", "-m", str(fixture_model), "--num-questions", "4", "-n", "4", "-t", "1", "--thinking",

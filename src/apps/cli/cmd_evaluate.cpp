@@ -147,8 +147,13 @@ eval::Summary evaluate_model(const EvalOptions& o, const std::string& model_arg,
       fail("evaluate: {} holds a run with other settings ({}); delete it or choose another --output", output, why);
     prev.mode = e.mode;
     e = std::move(prev);
-    if (e.complete()) std::fprintf(stderr, "%s: already complete (%zu questions)\n", output.c_str(), e.results.size());
-    else std::fprintf(stderr, "%s: resuming after %zu of %zu questions\n", output.c_str(), e.results.size(), qs.size());
+    if (e.complete()) {
+      std::fprintf(stderr, "%s%s: already complete (%zu questions)\n", label.c_str(), output.c_str(), e.results.size());
+      eval::Summary s = eval::summarize(e);
+      s.path = output;
+      return s;
+    }
+    std::fprintf(stderr, "%s: resuming after %zu of %zu questions\n", output.c_str(), e.results.size(), qs.size());
   }
 
   LoadedLlm l = load_llm([&] {
