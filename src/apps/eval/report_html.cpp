@@ -35,7 +35,11 @@ struct Series {
 // of each bar. `scale_max` <= 0 picks the largest value.
 std::string bar_chart(const std::string& title, const std::vector<std::string>& labels, const std::vector<Series>& series,
                       double scale_max, const std::function<std::string(double)>& show) {
-  const int label_w = 220, plot_w = 420, value_w = 90, bar_h = 16, gap = 10;
+  // Label column wide enough for the longest label at 12 px sans-serif (about 7 px a character).
+  size_t longest = 0;
+  for (const auto& l : labels) longest = std::max(longest, l.size());
+  const int label_w = int(std::clamp<size_t>(longest * 7 + 16, 120, 480)), plot_w = 420, value_w = 90;
+  const int bar_h = 16, gap = 10;
   const int group_h = int(series.size()) * bar_h + gap;
   const int top = 34, legend_h = 22;
   const int height = top + int(labels.size()) * group_h + legend_h + 8;
@@ -93,7 +97,7 @@ std::string bar_chart(const std::string& title, const std::vector<std::string>& 
 
 // Accuracy (y) against file size (x), one labelled point per run.
 std::string scatter(const std::vector<Summary>& runs) {
-  const int w = 640, h = 320, l = 60, r = 20, t = 30, b = 44;
+  const int w = 660, h = 320, l = 60, r = 50, t = 30, b = 44;
   double xmax = 0;
   for (const auto& s : runs) xmax = std::max(xmax, double(s.model_size_bytes) / 1e6);
   if (xmax <= 0) return "";
