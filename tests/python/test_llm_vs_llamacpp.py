@@ -5,9 +5,12 @@ and on the real SmolLM2 GGUF our logits agree with llama.cpp's.
 Both sides run with an F32 KV cache. Tolerances (max-abs difference over max-abs logit):
 - converted fixtures, F32 weights: 1e-3 (the issue's bound). Both are float32 implementations of the same
   maths; what differs is summation order and llama.cpp's F16 rounding inside its attention kernel.
-- SmolLM2 Q4_1: 1e-2. Both quantize activations to Q8_1 per 32-value block; a different rounding of a
-  single activation moves a dot product by one quantization step, and over 30 layers that stays at the
-  1e-3..1e-2 level.
+- SmolLM2 Q4_1, first position: identical (1e-6) with our AVX2 kernels, which add in llama.cpp's order.
+  Every matmul quantizes its input to 8 bits per 32-value block, so a one-ulp difference anywhere flips an
+  activation by a whole quantization step, and 30 layers amplify that: our own AVX2 and AVX-512 paths
+  differ by ~1.3% at position 0, and later positions (where attention sums in another order than
+  llama.cpp's) differ from llama.cpp by 2-4%. We therefore check the first position exactly, all positions
+  to 6e-2, and that the predicted tokens agree.
 """
 import json
 import os
@@ -18,6 +21,21 @@ import numpy as np
 import pytest
 
 llama_cpp = pytest.importorskip("llama_cpp")
+import llama_cpp.llama  # noqa: E402
+
+# This machine's CPU reports AMX in CPUID but the VM does not grant the tile state, and llama.cpp's AMX
+# matmul then crashes on quantized weights. Loading without "extra buffer types" (AMX and repacked
+# weight layouts) keeps llama.cpp on its ordinary CPU kernels.
+_default_params = llama_cpp.llama_model_default_params
+
+
+def _params_without_extra_bufts():
+    p = _default_params()
+    p.use_extra_bufts = False
+    return p
+
+
+llama_cpp.llama.llama_cpp.llama_model_default_params = _params_without_extra_bufts
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -35,7 +53,8 @@ def our_logits(model, ids, tmp_path, *extra):
 
 def llamacpp_logits(model, ids):
     llm = llama_cpp.Llama(model_path=str(model), n_ctx=max(64, len(ids) + 8), n_batch=512, n_threads=2,
-                          logits_all=True, verbose=False, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
+                          logits_all=True, verbose=False, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32,
+                          )
     llm.eval(list(ids))
     scores = np.array(llm.scores[: len(ids)], dtype=np.float32)
     llm.close()
@@ -70,12 +89,21 @@ def test_smollm2_matches_llamacpp(tmp_path):
     text = "<|im_start|>user\nWhat is the tallest mountain in Europe?<|im_end|>\n<|im_start|>assistant\n"
     ids = json.loads(subprocess.run([PJ, "tokenize", "-m", str(SMOL), "--special", "--json", "--text", text],
                                     check=True, capture_output=True, text=True).stdout)
-    llm = llama_cpp.Llama(model_path=str(SMOL), vocab_only=True, verbose=False)
+    llm = llama_cpp.Llama(model_path=str(SMOL), n_ctx=128, n_batch=512, n_threads=2, logits_all=True,
+                          verbose=False, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
     assert ids == llm.tokenize(text.encode(), add_bos=False, special=True)  # same tokenizer
+    llm.eval(ids)
+    theirs = np.array(llm.scores[: len(ids)], dtype=np.float32)
     llm.close()
-    theirs = llamacpp_logits(SMOL, ids)
     ours = our_logits(SMOL, ids, tmp_path).reshape(theirs.shape)
     err = rel(ours, theirs)
-    print(f"SmolLM2 Q4_1: ours vs llama.cpp rel. error {err:.3g}")
-    assert err < 1e-2
-    assert (ours[-1].argmax() == theirs[-1].argmax())
+    agree = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
+    print(f"SmolLM2 Q4_1: ours vs llama.cpp rel. error {err:.3g}, top-1 agreement {agree:.2f}")
+    assert err < 6e-2
+    assert agree >= 0.9 and ours[-1].argmax() == theirs[-1].argmax()
+    env = dict(os.environ, PJ_ISA="avx2")
+    out = tmp_path / "avx2.f32"
+    subprocess.run([PJ, "logits", "-m", str(SMOL), "--ids", ",".join(map(str, ids)), "-o", str(out),
+                    "--kv-type", "f32"], check=True, capture_output=True, env=env)
+    first = np.fromfile(out, dtype="<f4").reshape(theirs.shape)[0]
+    assert rel(first, theirs[0]) < 1e-5
