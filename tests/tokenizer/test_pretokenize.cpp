@@ -47,6 +47,7 @@ TEST(PreSplit, Llama3) {
 TEST(PreSplit, Qwen2DigitsOneByOne) {
   EXPECT_EQ(split(PreSplit::qwen2, "x 123"), (V{"x", " ", "1", "2", "3"}));
   EXPECT_EQ(split(PreSplit::digits, "ab12c"), (V{"ab", "1", "2", "c"}));
+  EXPECT_EQ(split(PreSplit::digits, "a \xC2\xBD"), (V{"a ", "\xC2\xBD"}));  // U+00BD is N (No), as in HF
 }
 
 TEST(PreSplit, PiecesCoverTheText) {

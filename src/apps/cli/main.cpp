@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   pj::cli::register_info(app, g);
+  pj::cli::register_tokenize(app, g);
   pj::cli::register_template(app, g);
   pj::cli::register_evaluate(app, g);
 

@@ -169,13 +169,17 @@ std::optional<std::vector<PreSplit>> pre_splits_from_gguf_name(std::string_view 
 void pre_split(PreSplit s, std::string_view text, std::vector<std::string_view>& out) {
   if (text.empty()) return;
   if (s == PreSplit::digits) {
+    // HF's Digits tests Rust's char::is_numeric, i.e. the N* categories, as llama.cpp's \p{N}.
     size_t start = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-      if (text[i] >= '0' && text[i] <= '9') {
+    for (size_t i = 0; i < text.size();) {
+      size_t len;
+      const uint32_t cp = utf8_decode(text, i, len);
+      if (is_number(cp)) {
         if (i > start) out.push_back(text.substr(start, i - start));
-        out.push_back(text.substr(i, 1));
-        start = i + 1;
+        out.push_back(text.substr(i, len));
+        start = i + len;
       }
+      i += len;
     }
     if (start < text.size()) out.push_back(text.substr(start));
     return;

@@ -4,7 +4,7 @@
 //   llama3 (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
 //          \s*[\r\n]+|\s+(?!\S)|\s+
 //   qwen2  as llama3 with \p{N} instead of \p{N}{1,3}
-//   digits every ASCII digit on its own (HF's Digits pre-tokenizer with individual_digits)
+//   digits every \p{N} character on its own (HF's Digits pre-tokenizer with individual_digits)
 // Splitting follows HF tokenizers' Split(behavior = Isolated): matches and the gaps between them both
 // become pieces, in order.
 #pragma once
