@@ -95,6 +95,16 @@ TEST(LoadErrors, NameTheFileAndTheProblem) {
   }
 }
 
+TEST(LoadHf, PrefersTokenizerModelOverASentencePieceStyleTokenizerJson) {
+  TempDir d;
+  d.write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true},
+    "decoder": {"type": "Sequence", "decoders": []}})");
+  std::filesystem::copy_file(fixture_dir("mistral") + "/tokenizer.model", d.str() + "/tokenizer.model");
+  const auto tok = pj::tok::load_hf_tokenizer(d.str());
+  EXPECT_EQ(tok.spec().kind, pj::tok::TokenizerKind::spm_bpe);
+  EXPECT_EQ(tok.n_vocab(), 1024);
+}
+
 TEST(Decode, RejectsIdsOutsideTheVocabulary) {
   const auto tok = pj::tok::load_hf_tokenizer(fixture_dir("qwen"));
   EXPECT_THROW(tok.decode({5, tok.n_vocab()}), pj::Error);

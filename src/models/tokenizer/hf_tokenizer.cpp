@@ -208,7 +208,15 @@ TokenizerSpec load_hf_tokenizer_spec(const std::string& dir) {
   const std::string tj = dir + "/tokenizer.json", tm = dir + "/tokenizer.model";
   const std::string cfg_path = dir + "/tokenizer_config.json";
   if (!is_directory(dir)) fail("tokenizer: {}: not a folder", dir);
-  if (file_exists(tj)) {
+  // Llama 2 / Mistral folders carry both files; their tokenizer.json is HF's re-expression of the
+  // SentencePiece model (Metaspace, ByteFallback decoder), so the original tokenizer.model is used.
+  bool json_is_spm = false;
+  if (file_exists(tj) && file_exists(tm)) {
+    const json j = parse_json_file(tj);
+    const json& dec = field(j, "decoder");
+    json_is_spm = !dec.is_object() || dec.value("type", "") != "ByteLevel";
+  }
+  if (file_exists(tj) && !json_is_spm) {
     spec.source = tj;
     load_tokenizer_json(tj, spec);
   } else if (file_exists(tm)) {
