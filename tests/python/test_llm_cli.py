@@ -106,3 +106,18 @@ def test_logits_from_hf_folder_match_reference(tmp_path, name):
         err = float(np.abs(ours - ref).max() / np.abs(ref).max())
         assert err < 1e-4, (name, extra, err)
     assert not list(tmp_path.glob("*.tmp.*"))
+
+
+def test_template_from_gguf_equals_template_from_folder(tmp_path):
+    """`pajamas template` renders the same prompt from a converted GGUF as from the Hugging Face folder."""
+    for name in ("qwen2", "gemma2"):
+        folder = SHARED / "fixtures" / name
+        gg = tmp_path / f"{name}.gguf"
+        run("convert", str(folder), "-o", str(gg))
+        msgs = tmp_path / "m.json"
+        msgs.write_text(json.dumps([{"role": "user", "content": "Hi there"},
+                                    {"role": "assistant", "content": "Hello!"},
+                                    {"role": "user", "content": "2+2?"}]))
+        a = run("template", "-m", str(folder), "--messages", str(msgs)).stdout
+        b = run("template", "-m", str(gg), "--messages", str(msgs)).stdout
+        assert a == b and "2+2?" in a

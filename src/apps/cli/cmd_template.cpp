@@ -3,6 +3,7 @@
 #include "apps/cli/commands.h"
 #include "core/base/error.h"
 #include "core/base/file.h"
+#include "core/gguf/gguf.h"
 #include "models/chat/template.h"
 
 #include <cstdio>
@@ -26,9 +27,30 @@ nlohmann::ordered_json read_json(const std::string& path) {
   }
 }
 
+// A GGUF's tokenizer.chat_template, with the BOS/EOS strings from its vocabulary.
+chat::HfChatConfig gguf_chat_config(const std::string& path) {
+  auto f = gguf::File::open(path);
+  chat::HfChatConfig cfg;
+  cfg.origin = path + ": tokenizer.chat_template";
+  cfg.source = f.get_string_or("tokenizer.chat_template", "");
+  if (cfg.source.empty()) fail("{}: the model has no chat template (tokenizer.chat_template)", path);
+  if (f.has("tokenizer.ggml.tokens")) {
+    const auto& tokens = f.get_array("tokenizer.ggml.tokens").get<std::string>();
+    auto piece = [&](const char* key) -> std::optional<std::string> {
+      if (!f.has(key)) return std::nullopt;
+      const uint32_t id = f.get_u32(key);
+      if (id >= tokens.size()) fail("{}: {} = {} is outside the vocabulary", path, key, id);
+      return tokens[id];
+    };
+    cfg.bos_token = piece("tokenizer.ggml.bos_token_id");
+    cfg.eos_token = piece("tokenizer.ggml.eos_token_id");
+  }
+  return cfg;
+}
+
 void run_template(const TemplateOptions& o) {
-  if (!is_directory(o.model)) fail("{}: not a model folder (expected a Hugging Face folder)", o.model);
-  chat::HfChatConfig cfg = chat::load_hf_chat_config(o.model, o.template_name);
+  chat::HfChatConfig cfg = is_directory(o.model) ? chat::load_hf_chat_config(o.model, o.template_name)
+                                                 : gguf_chat_config(o.model);
   nlohmann::ordered_json doc = read_json(o.messages);
   nlohmann::ordered_json messages, tools = nullptr;
   if (doc.is_array()) {
@@ -58,7 +80,7 @@ void run_template(const TemplateOptions& o) {
 void register_template(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<TemplateOptions>();
   auto* cmd = app.add_subcommand("template", "Render a model's chat template for a conversation");
-  cmd->add_option("-m,--model", o->model, "Hugging Face model folder (tokenizer_config.json)")->required();
+  cmd->add_option("-m,--model", o->model, "GGUF file (tokenizer.chat_template) or Hugging Face model folder (tokenizer_config.json)")->required();
   cmd->add_option("--messages", o->messages, "JSON file: an array of messages, or {\"messages\": [...], \"tools\": [...]}")
       ->required();
   cmd->add_option("--tools", o->tools, "JSON file: an array of tool definitions");

@@ -71,8 +71,20 @@ llm::GenerateOptions make_generate_options(const SampleOptions& o) {
 }
 
 std::vector<int32_t> tokenize_prompt(const tok::Tokenizer& t, const std::string& text, bool parse_special) {
-  std::vector<int> ids = t.encode(text, parse_special, false);
   const auto& sp = t.spec();
+  // Chat templates often start with the BOS token as text ("<s>", "<bos>"). A SentencePiece tokenizer
+  // never matches control tokens in text, so take it off here and add the id below.
+  std::string_view body = text;
+  bool bos_text = false;
+  if (parse_special && sp.bos_id >= 0) {
+    const std::string& b = t.token(sp.bos_id);
+    if (!b.empty() && body.substr(0, b.size()) == b) {
+      body.remove_prefix(b.size());
+      bos_text = true;
+    }
+  }
+  std::vector<int> ids = t.encode(body, parse_special, false);
+  if (bos_text && (ids.empty() || ids.front() != sp.bos_id)) ids.insert(ids.begin(), sp.bos_id);
   if (sp.add_bos && sp.bos_id >= 0 && (ids.empty() || ids.front() != sp.bos_id)) ids.insert(ids.begin(), sp.bos_id);
   return {ids.begin(), ids.end()};
 }
