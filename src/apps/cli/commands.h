@@ -14,6 +14,7 @@ struct GlobalOptions {
 void register_info(CLI::App& app, const GlobalOptions& g);
 void register_tokenize(CLI::App& app, const GlobalOptions& g);
 void register_template(CLI::App& app, const GlobalOptions& g);
+void register_quantize(CLI::App& app, const GlobalOptions& g);
 void register_evaluate(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace pj::cli

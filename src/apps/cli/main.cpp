@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   pj::cli::register_info(app, g);
   pj::cli::register_tokenize(app, g);
   pj::cli::register_template(app, g);
+  pj::cli::register_quantize(app, g);
   pj::cli::register_evaluate(app, g);
 
   try {
