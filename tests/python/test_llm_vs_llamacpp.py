@@ -21,21 +21,7 @@ import numpy as np
 import pytest
 
 llama_cpp = pytest.importorskip("llama_cpp")
-import llama_cpp.llama  # noqa: E402
-
-# This machine's CPU reports AMX in CPUID but the VM does not grant the tile state, and llama.cpp's AMX
-# matmul then crashes on quantized weights. Loading without "extra buffer types" (AMX and repacked
-# weight layouts) keeps llama.cpp on its ordinary CPU kernels.
-_default_params = llama_cpp.llama_model_default_params
-
-
-def _params_without_extra_bufts():
-    p = _default_params()
-    p.use_extra_bufts = False
-    return p
-
-
-llama_cpp.llama.llama_cpp.llama_model_default_params = _params_without_extra_bufts
+# (conftest.py keeps llama.cpp off its AMX kernels, which crash on this VM)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"

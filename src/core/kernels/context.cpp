@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "core/kernels/iquants_ref.h"
 #include "core/kernels/kquants_ref.h"
 #include "core/kernels/simd_kernels.h"
 
@@ -72,6 +73,7 @@ KernelTable build_table(Isa isa) {
   if (isa >= Isa::Avx2) overlay(t, simd_kernels_avx2());
   if (isa >= Isa::Avx512) overlay(t, simd_kernels_avx512(cpu_has_avx512_bf16()));
   install_kquants_simd(t, isa);  // K-quant dots (kquants_avx2.cpp, kquants_avx512.cpp)
+  install_iquants_simd(t, isa);  // IQ/ternary/MXFP4 dots (iquants_avx2.cpp, iquants_avx512.cpp)
   return t;
 }
 
@@ -122,6 +124,7 @@ void check_row_length(GgmlType type, int64_t n, const char* what) {
 
 void KernelContext::quantize_row(GgmlType type, const float* src, void* dst, int64_t n) const {
   const TypeTraits& t = traits(type);
+  if (!t.from_float_ref) fail("kernels: type {} has no reference quantizer yet", ggml_type_info(type).name);
   check_row_length(type, n, "quantize_row");
   t.from_float_ref(src, dst, n);
 }

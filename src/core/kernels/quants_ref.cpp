@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/base/half.h"
+#include "core/kernels/iquants_ref.h"
 #include "core/kernels/kernel_table.h"
 #include "core/kernels/kquants_ref.h"
 
@@ -350,6 +351,7 @@ void install_scalar(KernelTable& t) {
   // Q8_1 is an activation type only: llama.cpp has no Q8_1 x Q8_1 dot either.
   set(t, T::Q8_1, to_float_erased<BlockQ8_1, dequantize_row_q8_1>,
       from_float_erased<BlockQ8_1, quantize_row_q8_1_ref>, nullptr, T::Q8_1);
+  install_iquants_scalar(t);  // IQ, ternary and MXFP4 types (iquants_quantize.cpp)
   install_kquants_scalar(t);  // K-quants, Q8_K, importance-weighted legacy quantizers (kquants_ref.cpp)
   install_ops_scalar(t.ops);
 }

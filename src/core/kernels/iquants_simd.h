@@ -1,0 +1,21 @@
+// Entry points of the per-ISA IQ/ternary/MXFP4 dot products (iquants_avx2.cpp, iquants_avx512.cpp, both
+// built from iquants_simd.inc with their ISA's flags). Same rules as simd_kernels.h: these translation
+// units hand back plain function pointers and use no inline function from a shared header.
+#pragma once
+
+#include <cstdint>
+
+namespace pj {
+
+// No default member initialisers (see simd_kernels.h); create with `IquantDots k{};`. A null entry
+// keeps the scalar reference.
+struct IquantDots {
+  using Dot = float (*)(int64_t n, const void* x, const void* y);
+  Dot iq4_nl, mxfp4;                  // with a Q8_0 row y
+  Dot iq4_xs, tq2_0, iq2_xxs, iq3_s;  // with a Q8_K row y
+};
+
+IquantDots iquant_dots_avx2();
+IquantDots iquant_dots_avx512();
+
+}  // namespace pj
