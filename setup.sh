@@ -11,6 +11,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build git pkg-config
   clang libclang-rt-14-dev libfuzzer-14-dev          # fuzz targets (libFuzzer) in the test suite
   nlohmann-json3-dev libcli11-dev libfmt-dev
+  libcpp-httplib-dev chromium                        # pajamas serve; chromium: its browser tests
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-pip
 )

@@ -12,9 +12,15 @@ struct GlobalOptions {
 };
 
 void register_info(CLI::App& app, const GlobalOptions& g);
+void register_run(CLI::App& app, const GlobalOptions& g);
+void register_chat(CLI::App& app, const GlobalOptions& g);
+void register_convert(CLI::App& app, const GlobalOptions& g);
+void register_logits(CLI::App& app, const GlobalOptions& g);
+void register_bench(CLI::App& app, const GlobalOptions& g);
 void register_tokenize(CLI::App& app, const GlobalOptions& g);
 void register_template(CLI::App& app, const GlobalOptions& g);
-void register_quantize(CLI::App& app, const GlobalOptions& g);
+void register_serve(CLI::App& app, const GlobalOptions& g);
 void register_evaluate(CLI::App& app, const GlobalOptions& g);
+void register_quantize(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace pj::cli

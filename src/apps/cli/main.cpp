@@ -20,10 +20,16 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   pj::cli::register_info(app, g);
+  pj::cli::register_run(app, g);
+  pj::cli::register_chat(app, g);
+  pj::cli::register_convert(app, g);
+  pj::cli::register_logits(app, g);
+  pj::cli::register_bench(app, g);
   pj::cli::register_tokenize(app, g);
   pj::cli::register_template(app, g);
-  pj::cli::register_quantize(app, g);
+  pj::cli::register_serve(app, g);
   pj::cli::register_evaluate(app, g);
+  pj::cli::register_quantize(app, g);
 
   try {
     app.parse(argc, argv);
