@@ -161,6 +161,7 @@ function messageEl(role, content, streaming) {
   const b = document.createElement("div");
   b.className = "bubble";
   if (role === "assistant") b.innerHTML = renderAssistant(content, streaming);
+  if (role === "assistant") d.dataset.testid = streaming ? "assistant-streaming" : "assistant-done";
   else b.textContent = content;
   d.append(who, b);
   return d;
@@ -202,7 +203,6 @@ async function send(prompt) {
   if (stops.length) body.stop = stops;
 
   const el = messageEl("assistant", "", true);
-  el.dataset.testid = "assistant-streaming";
   $("messages").append(el);
   const bubble = el.querySelector(".bubble");
   const box = $("messages");
