@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <numeric>
 
 namespace {
@@ -18,7 +20,12 @@ uint64_t touch(const pj::gguf::Value& v) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, std::string>) return x.size() ? uint8_t(x.front()) + uint8_t(x.back()) : 0;
         else if constexpr (std::is_same_v<T, pj::gguf::Array>) return touch(x);
-        else return static_cast<uint64_t>(x);
+        else if constexpr (std::is_floating_point_v<T>) {
+          // by bit pattern: a value cast of NaN, inf or 3e38 to an integer is itself undefined
+          uint64_t bits = 0;
+          std::memcpy(&bits, &x, sizeof(x));
+          return bits;
+        } else return static_cast<uint64_t>(x);
       },
       v.storage());
 }
