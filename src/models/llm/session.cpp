@@ -31,6 +31,7 @@ void LlmSession::truncate(int64_t n) {
 }
 
 void LlmSession::matmul(const Weight& w, const float* x, int64_t n, float* y) {
+  if (opts_.on_matmul) opts_.on_matmul(w.t ? std::string_view(w.t->name) : std::string_view(), x, n, w.cols);
   pj::matmul(ctx_, w.type, w.data, w.rows, w.cols, x, n, y);
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace pj::llm {
@@ -19,6 +20,9 @@ struct SessionOptions {
   // Called with the hidden states (n, n_embd) after the embedding (layer 0) and after each layer i
   // (layer i + 1), for tests that compare intermediate tensors with a reference.
   std::function<void(int64_t layer, const float* x, int64_t n)> on_hidden;
+  // Called before each weight matmul with the weight's GGUF name and its input x (n_rows, n_cols),
+  // e.g. to collect an importance matrix (models/imatrix). Unset: no cost.
+  std::function<void(std::string_view weight, const float* x, int64_t n_rows, int64_t n_cols)> on_matmul;
 };
 
 class LlmSession {
