@@ -13,6 +13,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libcpp-httplib-dev chromium                        # pajamas serve; chromium: its browser tests
   libgtest-dev libgmock-dev libbenchmark-dev
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev  # image decoding (src/core/image)
   python3 python3-venv python3-pip
 )
 
