@@ -1,4 +1,5 @@
-// Reference quantizers of IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 and MXFP4 (iquants_ref.h), byte-exact with
+// Reference quantizers of IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 and MXFP4 (iquants_ref.h; the lattice types are in
+// iquants_quantize_lattice.cpp and iquants_quantize_iq1.cpp), byte-exact with
 // llama.cpp's (algorithms learned from ggml/src/ggml-quants.c), and the registration of every type of
 // iquants_ref.h in the kernel table.
 #include <cmath>
@@ -300,15 +301,23 @@ void install_iquants_scalar(KernelTable& t) {
   set(t, T::TQ2_0, to_float_erased<BlockTq2_0, dequantize_row_tq2_0>,
       from_float_erased<BlockTq2_0, quantize_row_tq2_0_ref>, vec_dot_tq2_0_q8_K_ref, T::Q8_K,
       quantize_rows_unweighted<BlockTq2_0, quantize_row_tq2_0_ref>);
-  // Lattice types: no reference quantizer yet (llama.cpp's needs an importance matrix and the grid
-  // search tables); they dequantize and compute, so models in these types load and run.
-  set(t, T::IQ2_XXS, to_float_erased<BlockIq2Xxs, dequantize_row_iq2_xxs>, nullptr, vec_dot_iq2_xxs_q8_K_ref, T::Q8_K);
-  set(t, T::IQ2_XS, to_float_erased<BlockIq2Xs, dequantize_row_iq2_xs>, nullptr, vec_dot_iq2_xs_q8_K_ref, T::Q8_K);
-  set(t, T::IQ2_S, to_float_erased<BlockIq2S, dequantize_row_iq2_s>, nullptr, vec_dot_iq2_s_q8_K_ref, T::Q8_K);
-  set(t, T::IQ3_XXS, to_float_erased<BlockIq3Xxs, dequantize_row_iq3_xxs>, nullptr, vec_dot_iq3_xxs_q8_K_ref, T::Q8_K);
-  set(t, T::IQ3_S, to_float_erased<BlockIq3S, dequantize_row_iq3_s>, nullptr, vec_dot_iq3_s_q8_K_ref, T::Q8_K);
-  set(t, T::IQ1_S, to_float_erased<BlockIq1S, dequantize_row_iq1_s>, nullptr, vec_dot_iq1_s_q8_K_ref, T::Q8_K);
-  set(t, T::IQ1_M, to_float_erased<BlockIq1M, dequantize_row_iq1_m>, nullptr, vec_dot_iq1_m_q8_K_ref, T::Q8_K);
+  // Lattice types (iquants_quantize_lattice.cpp, iquants_quantize_iq1.cpp). Like llama.cpp, only IQ2_S,
+  // IQ3_XXS and IQ3_S have a reference from_float; the others need importance weights.
+  set(t, T::IQ2_XXS, to_float_erased<BlockIq2Xxs, dequantize_row_iq2_xxs>, nullptr, vec_dot_iq2_xxs_q8_K_ref, T::Q8_K,
+      quantize_rows_iq2_xxs);
+  set(t, T::IQ2_XS, to_float_erased<BlockIq2Xs, dequantize_row_iq2_xs>, nullptr, vec_dot_iq2_xs_q8_K_ref, T::Q8_K,
+      quantize_rows_iq2_xs);
+  set(t, T::IQ2_S, to_float_erased<BlockIq2S, dequantize_row_iq2_s>,
+      from_float_erased<BlockIq2S, quantize_row_iq2_s_ref>, vec_dot_iq2_s_q8_K_ref, T::Q8_K, quantize_rows_iq2_s);
+  set(t, T::IQ3_XXS, to_float_erased<BlockIq3Xxs, dequantize_row_iq3_xxs>,
+      from_float_erased<BlockIq3Xxs, quantize_row_iq3_xxs_ref>, vec_dot_iq3_xxs_q8_K_ref, T::Q8_K,
+      quantize_rows_iq3_xxs);
+  set(t, T::IQ3_S, to_float_erased<BlockIq3S, dequantize_row_iq3_s>,
+      from_float_erased<BlockIq3S, quantize_row_iq3_s_ref>, vec_dot_iq3_s_q8_K_ref, T::Q8_K, quantize_rows_iq3_s);
+  set(t, T::IQ1_S, to_float_erased<BlockIq1S, dequantize_row_iq1_s>, nullptr, vec_dot_iq1_s_q8_K_ref, T::Q8_K,
+      quantize_rows_iq1_s);
+  set(t, T::IQ1_M, to_float_erased<BlockIq1M, dequantize_row_iq1_m>, nullptr, vec_dot_iq1_m_q8_K_ref, T::Q8_K,
+      quantize_rows_iq1_m);
 }
 
 void install_iquants_simd(KernelTable& t, Isa isa) {

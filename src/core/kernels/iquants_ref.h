@@ -59,6 +59,21 @@ void quantize_row_mxfp4_ref(const float* x, BlockMxfp4* y, int64_t n);
 size_t quantize_rows_iq4_nl(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
 size_t quantize_rows_iq4_xs(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
 
+// The lattice types (iquants_quantize_lattice.cpp, iquants_quantize_iq1.cpp), llama.cpp's
+// quantize_iq2_xxs ... quantize_iq1_m. IQ2_XXS, IQ2_XS and IQ1_S need importance weights and throw
+// pj::Error without them (llama.cpp asserts); the others fall back to weights from the values.
+size_t quantize_rows_iq2_xxs(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
+size_t quantize_rows_iq2_xs(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
+size_t quantize_rows_iq2_s(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
+size_t quantize_rows_iq3_xxs(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
+size_t quantize_rows_iq3_s(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
+size_t quantize_rows_iq1_s(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
+size_t quantize_rows_iq1_m(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix);
+// llama.cpp's quantize_row_*_ref of the three lattice types that have one (no importance weights).
+void quantize_row_iq2_s_ref(const float* x, BlockIq2S* y, int64_t n);
+void quantize_row_iq3_xxs_ref(const float* x, BlockIq3Xxs* y, int64_t n);
+void quantize_row_iq3_s_ref(const float* x, BlockIq3S* y, int64_t n);
+
 // Registers the types of this file in a kernel table (called by install_scalar), and overlays the
 // SIMD dot products of an ISA (iquants_avx2.cpp, iquants_avx512.cpp; called by build_table).
 void install_iquants_scalar(KernelTable& t);

@@ -837,4 +837,8 @@ size_t quantize_rows_q5_1(const float* src, void* dst, int64_t nrows, int64_t n_
   return bytes;
 }
 
+float make_qp_quants_weighted(int n, int nmax, const float* x, uint8_t* L, const float* qw) {
+  return make_qp_quants(n, nmax, x, L, qw);
+}
+
 }  // namespace pj

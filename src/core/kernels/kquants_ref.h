@@ -20,6 +20,10 @@ void quantize_row_q5_k_ref(const float* x, BlockQ5_K* y, int64_t n);
 void quantize_row_q6_k_ref(const float* x, BlockQ6_K* y, int64_t n);
 void quantize_row_q8_k_ref(const float* x, BlockQ8_K* y, int64_t n);
 
+// ggml's make_qp_quants: n non-negative values x to levels L in [0, nmax] with weights qw (weighted
+// least squares with a few rounds of local improvement); returns the scale. Also used by IQ2_XXS.
+float make_qp_quants_weighted(int n, int nmax, const float* x, uint8_t* L, const float* qw);
+
 // Rows quantized as ggml's quantize_<type>(src, dst, nrows, n_per_row, imatrix): imatrix holds one
 // importance weight per column (n_per_row values) or is nullptr (then: the *_ref quantizer).
 // These are the TypeTraits::quantize_rows entries.

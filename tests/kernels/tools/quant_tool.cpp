@@ -2,6 +2,9 @@
 // tests/python/test_quant_vs_gguf.py can compare the bytes with gguf-py's.
 //   quant_tool quantize TYPE in.f32 out.bin      (in: float32 array; element count % block size == 0)
 //   quant_tool dequantize TYPE in.bin out.f32    (in: whole blocks of TYPE)
+//   quant_tool quantize_rows TYPE N_PER_ROW in.f32 imatrix.f32|none out.bin
+//       rows of N_PER_ROW values through the type's quantize_rows (what `pajamas quantize` runs), with
+//       N_PER_ROW importance weights or none (tests/python/test_iquants_vs_gguf.py)
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -13,7 +16,39 @@
 
 namespace {
 
+std::vector<float> read_floats(const std::string& path) {
+  pj::MappedFile file(path);
+  if (file.size() % sizeof(float) != 0) pj::fail("quant_tool: {}: size {} is not a whole number of floats", path, file.size());
+  std::vector<float> x(file.size() / sizeof(float));
+  if (!x.empty()) std::memcpy(x.data(), file.data(), file.size());
+  return x;
+}
+
+int quantize_rows(int argc, char** argv) {
+  if (argc != 7) pj::fail("usage: quant_tool quantize_rows TYPE N_PER_ROW IN IMATRIX|none OUT");
+  const auto type = pj::ggml_type_from_name(argv[2]);
+  if (!type) pj::fail("quant_tool: unknown type '{}'", argv[2]);
+  const int64_t n_per_row = std::stoll(argv[3]);
+  pj::KernelContext ctx(pj::KernelContext::Options{.threads = 1, .isa = pj::Isa::Scalar});
+  const pj::TypeTraits& t = ctx.traits(*type);
+  const std::vector<float> x = read_floats(argv[4]);
+  std::vector<float> imatrix;
+  if (std::string(argv[5]) != "none") imatrix = read_floats(argv[5]);
+  if (n_per_row <= 0 || x.size() % size_t(n_per_row) != 0 || (!imatrix.empty() && imatrix.size() != size_t(n_per_row)))
+    pj::fail("quant_tool: {} values, {} importance weights do not make rows of {}", x.size(), imatrix.size(), n_per_row);
+  pj::check_row_length(*type, n_per_row, argv[4]);
+  if (!t.quantize_rows) pj::fail("quant_tool: type {} has no quantize_rows", argv[2]);
+  const int64_t nrow = int64_t(x.size()) / n_per_row;
+  std::vector<uint8_t> result(size_t(nrow) * pj::ggml_row_size(*type, uint64_t(n_per_row)));
+  t.quantize_rows(x.data(), result.data(), nrow, n_per_row, imatrix.empty() ? nullptr : imatrix.data());
+  pj::AtomicFileWriter w(argv[6]);
+  w.write(result.data(), result.size());
+  w.commit();
+  return 0;
+}
+
 int run(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "quantize_rows") return quantize_rows(argc, argv);
   if (argc != 5) pj::fail("usage: quant_tool quantize|dequantize TYPE IN OUT");
   const std::string mode = argv[1], in = argv[3], out = argv[4];
   const auto type = pj::ggml_type_from_name(argv[2]);
