@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Makes the YOLOv8n reference fixture in this folder (tests/fixtures_yolo/).
+
+Run with a venv that has torch (CPU), ultralytics and safetensors (not the test venv):
+    python3 -m venv /root/.cache/pj/yolo-venv
+    /root/.cache/pj/yolo-venv/bin/pip install torch torchvision ultralytics==8.4.190 safetensors
+    YOLO_OFFLINE=1 /root/.cache/pj/yolo-venv/bin/python tests/fixtures_yolo/make_fixture.py
+
+What it writes:
+  model.safetensors      the state_dict of Ultralytics' own YOLOv8n definition (YOLO("yolov8n.yaml")),
+                         random weights (seed 0), float16, BatchNorm not fused (names as Ultralytics has
+                         them: model.<i>.conv.weight, model.<i>.bn.{weight,bias,running_mean,running_var}).
+  reference.safetensors  for dog.jpg at 640 and horses.jpg at 320: the letterboxed input (uint8 HWC RGB,
+                         `input_<name>`) and the raw model output (float32 (84, A): xywh in letterbox pixels
+                         after DFL decoding, then 80 class sigmoids; `output_<name>`).
+  reference.json         for every image in ../shared/data/images: original size, letterbox scale/pad, and
+                         the boxes after Ultralytics' non_max_suppression (conf 0.25, iou 0.45, class-wise)
+                         and scale_boxes, in original image pixels (x1, y1, x2, y2, conf, class).
+
+Random weights give almost no confident boxes (Detect.bias_init puts class logits near -10), so the
+parameters are set: every BatchNorm gets the running mean/variance of the images themselves (as after
+training), weight 1 + N(0, 0.1) and bias N(0, 0.1) (so a forgotten BN term shows), and the class biases of the last head convs
+are shifted so that a few tens of candidates per image pass conf 0.25 (so NMS has work to do).
+References are computed in float64 from the float16-rounded weights and stored as float32.
+"""
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from ultralytics import YOLO
+from ultralytics.data.augment import LetterBox
+from ultralytics.utils import nms as unms
+from ultralytics.utils import ops as uops
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMAGES = os.path.join(HERE, "..", "..", "..", "shared", "data", "images")
+CONF, IOU = 0.25, 0.45
+
+
+def main():
+    torch.manual_seed(0)
+    yolo = YOLO("yolov8n.yaml")
+    model = yolo.model.eval()
+    names = sorted(os.listdir(IMAGES))
+
+    def letterbox(path, size):
+        bgr = cv2.imread(path)
+        lb = LetterBox(new_shape=(size, size), auto=False, scaleup=True, center=True, stride=32)
+        return bgr.shape[:2], lb(image=bgr)[:, :, ::-1].copy()  # RGB
+
+    def to_tensor(img_u8):
+        return torch.from_numpy(img_u8.copy()).permute(2, 0, 1)[None] / 255.0
+
+    # Random convolutions make activations vanish or explode over 20 layers, so the BatchNorm running
+    # statistics are set to the true statistics of the images (one cumulative pass in training mode),
+    # as a trained network would have them; then the affine terms are perturbed.
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(torch.cat([to_tensor(letterbox(os.path.join(IMAGES, nm), 640)[1]) for nm in names]))
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in bns:
+            n = m.num_features
+            m.momentum = 0.03
+            m.weight.copy_(1 + 0.1 * torch.randn(n, generator=g))
+            m.bias.copy_(0.1 * torch.randn(n, generator=g))
+    det = model.model[-1]
+
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+
+    def run(img_u8):  # img_u8: (H, W, 3) RGB uint8 letterboxed -> (84, A) float64
+        x = to_tensor(img_u8).double()
+        with torch.no_grad():
+            y = model(x)
+        return (y[0] if isinstance(y, (list, tuple)) else y)[0]
+
+    # Shift the class biases of each level: put the 99.7th percentile of the level's max class logits
+    # (over all images) at logit +0.5 (sigmoid 0.62), so that roughly the top 0.3% of its anchors pass
+    # conf 0.25.
+    model.double()
+    for k, v in sd.items():  # the float16-rounded weights are the model
+        model.state_dict()[k].copy_(v.half().double())
+    logits = []
+    for nm in names:
+        _, img = letterbox(os.path.join(IMAGES, nm), 640)
+        y = run(img)[4:].clamp(1e-12, 1 - 1e-12)
+        logits.append(torch.logit(y).max(0).values)
+    logits = torch.stack(logits)  # (images, 8400): levels of 6400, 1600, 400 anchors
+    with torch.no_grad():
+        for seq, (a, b) in zip(det.cv3, [(0, 6400), (6400, 8000), (8000, 8400)]):
+            seq[-1].bias += 0.5 - torch.quantile(logits[:, a:b].flatten(), 0.997).item()
+    sd = {k: v.detach().clone().half() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    for k, v in sd.items():
+        model.state_dict()[k].copy_(v.double())
+    save_file({k: v.contiguous() for k, v in sd.items()}, os.path.join(HERE, "model.safetensors"),
+              metadata={"source": "ultralytics YOLO('yolov8n.yaml'), random, see make_fixture.py"})
+
+    ref, out = {}, {"conf": CONF, "iou": IOU, "images": {}, "sppf_cv1_act": "identity",
+                    "ultralytics": __import__("ultralytics").__version__, "torch": torch.__version__}
+    for nm in names:
+        path = os.path.join(IMAGES, nm)
+        (h0, w0), img = letterbox(path, 640)
+        y = run(img)
+        key = os.path.splitext(nm)[0]
+        if nm == "dog.jpg":
+            ref["input_dog"] = torch.from_numpy(img)
+            ref["output_dog"] = y.float().contiguous()
+        pred = unms.non_max_suppression(y[None].float(), CONF, IOU, classes=None, agnostic=False, max_det=300)[0]
+        boxes = pred[:, :4].clone()
+        boxes = uops.scale_boxes((640, 640), boxes, (h0, w0))
+        gain = min(640 / h0, 640 / w0)
+        out["images"][nm] = {
+            "width": w0, "height": h0, "scale": gain,
+            "pad_x": round((640 - w0 * gain) / 2 - 0.1), "pad_y": round((640 - h0 * gain) / 2 - 0.1),
+            "candidates": int((y[4:].max(0).values > CONF).sum()),
+            "boxes_letterbox": [[round(float(v), 4) for v in r] for r in pred.tolist()],
+            "boxes": [[round(float(b), 4) for b in bx] + [round(float(p[4]), 6), int(p[5])]
+                      for bx, p in zip(boxes.tolist(), pred.tolist())],
+        }
+        print(nm, w0, h0, "candidates", out["images"][nm]["candidates"], "boxes", len(pred), file=sys.stderr)
+    (h0, w0), img = letterbox(os.path.join(IMAGES, "horses.jpg"), 320)
+    ref["input_horses_320"] = torch.from_numpy(img)
+    ref["output_horses_320"] = run(img).float().contiguous()
+    save_file(ref, os.path.join(HERE, "reference.safetensors"))
+    with open(os.path.join(HERE, "reference.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
