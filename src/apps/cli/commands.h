@@ -22,5 +22,9 @@ void register_template(CLI::App& app, const GlobalOptions& g);
 void register_serve(CLI::App& app, const GlobalOptions& g);
 void register_evaluate(CLI::App& app, const GlobalOptions& g);
 void register_quantize(CLI::App& app, const GlobalOptions& g);
+void register_imatrix(CLI::App& app, const GlobalOptions& g);
+void register_perplexity(CLI::App& app, const GlobalOptions& g);
+void register_calibration(CLI::App& app, const GlobalOptions& g);
+void register_iq(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace pj::cli
