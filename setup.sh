@@ -87,6 +87,10 @@ if ! (cd "$WHISPER_DIR" 2>/dev/null && echo "$WHISPER_SHA256" | sha256sum --chec
   rm -rf "$tmp"
 fi
 
+# llama.cpp's llama-imatrix and llama-perplexity, the judges of the imatrix/perplexity tests, built once
+# from the llama-cpp-python 0.3.36 source package into ~/.cache/pj/llama-tools-0.3.36 (skipped when there).
+scripts/build_llama_tools.sh
+
 [ "${1:-}" = "--deps-only" ] && exit 0
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPJ_TESTS=OFF > /dev/null
