@@ -105,7 +105,7 @@ def main():
     save_file({k: v.contiguous() for k, v in sd.items()}, os.path.join(HERE, "model.safetensors"),
               metadata={"source": "ultralytics YOLO('yolov8n.yaml'), random, see make_fixture.py"})
 
-    ref, out = {}, {"conf": CONF, "iou": IOU, "images": {}, "sppf_cv1_act": "identity",
+    ref, out = {}, {"conf": CONF, "iou": IOU, "images": {}, "sppf_cv1_act": type(model.model[9].cv1.act).__name__,
                     "ultralytics": __import__("ultralytics").__version__, "torch": torch.__version__}
     for nm in names:
         path = os.path.join(IMAGES, nm)
