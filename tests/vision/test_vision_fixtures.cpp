@@ -14,7 +14,9 @@
 #include "core/image/image.h"
 #include "core/kernels/context.h"
 #include "core/safetensors/safetensors.h"
+#include "core/base/file.h"
 #include "models/vision/clip.h"
+#include "models/vision/clip_tokenizer.h"
 #include "models/vision/labels.h"
 #include "models/vision/vit.h"
 
@@ -131,4 +133,25 @@ TEST(VisionErrors, BadModelFoldersAreClearErrors) {
   KernelContext ctx;
   VitModel m(VisionWeights::open(kFix + "vit"));
   EXPECT_THROW(m.logits(ctx, std::vector<float>(10)), Error);
+}
+
+// The fixture's input_ids were made by transformers' CLIPTokenizer with OpenAI's vocabulary; setup.sh
+// installs OpenAI's merges file (models/clip-bpe) from which we build the same vocabulary.
+TEST(ClipTokenizerTest, MatchesFixtureIds) {
+  std::string bpe = std::string(PJ_SOURCE_DIR) + "/models/clip-bpe/bpe_simple_vocab_16e6.txt.gz";
+  if (!file_exists(bpe)) GTEST_SKIP() << bpe << " missing: run ./setup.sh";
+  ClipTokenizer t = ClipTokenizer::load(bpe);
+  EXPECT_EQ(t.vocab_size(), 49408u);
+  EXPECT_EQ(t.bos(), 49406);
+  EXPECT_EQ(t.eos(), 49407);
+  EXPECT_EQ(t.encode_for_model("a photo of a cat"), (std::vector<int64_t>{49406, 320, 1125, 539, 320, 2368, 49407}));
+  EXPECT_EQ(t.encode_for_model("a photo of a dog in ripe"),
+            (std::vector<int64_t>{49406, 320, 1125, 539, 320, 1929, 530, 22832, 49407}));
+  EXPECT_EQ(t.encode_for_model("writers"), (std::vector<int64_t>{49406, 7307, 49407}));
+  EXPECT_EQ(t.encode("it's 2 cats!!"), t.encode("It's 2 CATS!!"));
+  // Case and whitespace are normalised.
+  EXPECT_EQ(t.encode("  A   Photo\tOF a CAT "), t.encode("a photo of a cat"));
+  auto long_ids = t.encode_for_model(std::string(500, 'x') + " y", 77);
+  EXPECT_EQ(long_ids.size(), 77u);
+  EXPECT_EQ(long_ids.back(), 49407);
 }

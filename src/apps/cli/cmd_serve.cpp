@@ -25,6 +25,7 @@ void register_serve(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--host", o->s.host, "Address to listen on (0.0.0.0 exposes the server to the network)")->capture_default_str();
   cmd->add_option("--port", o->s.port, "Port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   cmd->add_option("-m,--model", o->models, "GGUF file or Hugging Face folder to serve (repeatable; default: the installed default model)");
+  cmd->add_option("--vision-model", o->s.vision_models, "ViT/CLIP folder or GGUF for /v1/images/classify|embed (repeatable)");
   cmd->add_option("--models-dir", o->s.pool.models_dir, "Folder of models (*.gguf, HF folders), loaded on first use");
   cmd->add_option("--api-key", o->s.api_key, "Require 'Authorization: Bearer KEY' on every API request");
   cmd->add_option("--parallel", o->s.pool.parallel, "Requests served at once per model (each has its own KV cache)")
@@ -38,7 +39,8 @@ void register_serve(CLI::App& app, const GlobalOptions& g) {
   cmd->add_flag("-q,--quiet", o->quiet, "Do not log requests");
   cmd->callback([o, &g] {
     o->s.pool.models = o->models;
-    if (o->models.empty() && o->s.pool.models_dir.empty()) o->s.pool.models.push_back(resolve_model_path(""));
+    if (o->models.empty() && o->s.pool.models_dir.empty() && o->s.vision_models.empty())
+      o->s.pool.models.push_back(resolve_model_path(""));
     o->s.pool.keep_alive_s = server::parse_duration(o->keep_alive);
     o->s.pool.kv_f32 = o->kv_type == "f32";
     o->s.log_requests = !o->quiet;

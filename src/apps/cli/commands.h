@@ -26,5 +26,6 @@ void register_imatrix(CLI::App& app, const GlobalOptions& g);
 void register_perplexity(CLI::App& app, const GlobalOptions& g);
 void register_calibration(CLI::App& app, const GlobalOptions& g);
 void register_iq(CLI::App& app, const GlobalOptions& g);
+void register_vision(CLI::App& app, const GlobalOptions& g);  // classify, clip (cmd_vision.cpp)
 
 }  // namespace pj::cli

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   pj::cli::register_perplexity(app, g);
   pj::cli::register_calibration(app, g);
   pj::cli::register_iq(app, g);
+  pj::cli::register_vision(app, g);
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,7 @@
 #include "apps/server/engine.h"
 #include "apps/server/metrics.h"
 #include "apps/server/openai_api.h"
+#include "apps/server/vision_api.h"
 #include "apps/server/web_assets.h"
 #include "core/base/error.h"
 
@@ -69,7 +70,8 @@ std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
 
 Server::Server(ServerOptions o)
     : opts_(std::move(o)), pool_(std::make_unique<ModelPool>(opts_.pool)), metrics_(std::make_unique<Metrics>()),
-      http_(std::make_unique<httplib::Server>()) {
+      http_(std::make_unique<httplib::Server>()),
+      vision_(std::make_unique<VisionApi>(opts_.vision_models, opts_.pool.threads)) {
   routes();
 }
 
@@ -279,6 +281,12 @@ void Server::routes() {
   http_->Post("/v1/chat/completions", wrap([generate](const Request& q, Response& s) { generate(q, s, true); }));
   http_->Post("/v1/completions", wrap([generate](const Request& q, Response& s) { generate(q, s, false); }));
 
+  http_->Post("/v1/images/classify", wrap([this](const Request& req, Response& res) {
+    send_json(res, 200, vision_->classify(parse_body(req)));
+  }));
+  http_->Post("/v1/images/embed", wrap([this](const Request& req, Response& res) {
+    send_json(res, 200, vision_->embed(parse_body(req)));
+  }));
   http_->Post("/v1/embeddings", wrap([this](const Request& req, Response& res) {
     const EmbeddingRequest r = parse_embedding_request(parse_body(req));
     auto model = pool_->get(r.model);

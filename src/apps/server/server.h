@@ -1,6 +1,7 @@
 // `pajamas serve`: an OpenAI-compatible HTTP API and the web UI, on cpp-httplib.
 //   GET  /health, /metrics (Prometheus text), /v1/models, /v1/models/{id}
 //   POST /v1/chat/completions, /v1/completions, /v1/embeddings
+//   POST /v1/images/classify, /v1/images/embed (vision_api.h)
 //   GET  / and the UI's files
 // With an API key, every API request needs "Authorization: Bearer KEY" (401 otherwise); the UI's
 // static files are served without it (they hold no data), and the page asks for the key.
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace httplib {
 class Server;
@@ -27,9 +29,11 @@ struct ServerOptions {
   int http_threads = 64;  // connections served at once (streams included)
   bool log_requests = true;
   PoolOptions pool;
+  std::vector<std::string> vision_models;  // ViT/CLIP folders or GGUFs for /v1/images/* (vision_api.h)
 };
 
 class Metrics;
+class VisionApi;
 
 class Server {
  public:
@@ -50,6 +54,7 @@ class Server {
   std::unique_ptr<ModelPool> pool_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<VisionApi> vision_;
   std::atomic<bool> stopping_{false};
   int port_ = 0;
 };

@@ -1,0 +1,155 @@
+"""pajamas classify / clip and the server's /v1/images/* endpoints on the fixture models.
+
+The models' numbers are judged against transformers in tests/vision (logits within 1e-6 relative); here
+the commands around them: ImageNet names replace the fixture's generic label_N (ids must map to the
+label file), probabilities sorted and summing to <= 1, runs reproducible, the server returning what the
+CLI prints, and bad input failing with a clear error (400/404 with the OpenAI error object).
+"""
+import base64
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+VIT = SHARED / "fixtures" / "vit"
+CLIP = SHARED / "fixtures" / "clip"
+IMAGE = SHARED / "data" / "images" / "dog.jpg"
+
+
+def pj_bin() -> Path:
+    if "PJ_BIN" not in os.environ:
+        pytest.skip("PJ_BIN is not set (scripts/test.sh sets it to the pajamas binary)")
+    return Path(os.environ["PJ_BIN"])
+
+
+def run(*args):
+    return subprocess.run([str(pj_bin()), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def imagenet():
+    names = (SHARED / "data" / "labels" / "imagenet_labels_1001.txt").read_text().splitlines()
+    return names[1:]
+
+
+def test_classify_vit_json_uses_imagenet_names(tmp_path):
+    r = run("classify", "-m", VIT, IMAGE, "--top-k", "3", "--json", "--annotate", tmp_path / "a.png")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    res = out[0]["results"]
+    assert len(res) == 3
+    scores = [x["score"] for x in res]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0001
+    names = imagenet()
+    for x in res:
+        assert x["label"] == names[x["id"]]
+    assert (tmp_path / "a.png").stat().st_size > 1000
+    again = json.loads(run("classify", "-m", VIT, IMAGE, "--top-k", "3", "--json").stdout)
+    assert again[0]["results"] == res
+
+
+def test_clip_embedding_is_unit_length():
+    r = run("clip", "-m", CLIP, IMAGE, "--json")
+    assert r.returncode == 0, r.stderr
+    emb = json.loads(r.stdout)[0]["embedding"]
+    assert len(emb) == 32
+    assert abs(sum(v * v for v in emb) - 1) < 1e-4
+
+
+def test_bad_inputs_fail_clearly(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(IMAGE.read_bytes()[:5000])
+    r = run("classify", "-m", VIT, bad)
+    assert r.returncode == 1 and "broken.jpg" in r.stderr and "truncated" in r.stderr, r.stderr
+    r = run("classify", "-m", VIT, IMAGE, "--labels", "cat,dog")
+    assert r.returncode == 1 and "CLIP" in r.stderr
+    r = run("clip", "-m", VIT, IMAGE)
+    assert r.returncode == 1 and "not a CLIP model" in r.stderr
+    r = run("classify", "-m", CLIP, IMAGE)
+    assert r.returncode == 1 and "--labels" in r.stderr
+
+
+def read_safetensors(path):
+    data = Path(path).read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        dt = {"F32": np.float32, "I64": np.int64}[v["dtype"]]
+        out[k] = np.frombuffer(data[8 + n + a:8 + n + b], dt).reshape(v["shape"])
+    return out
+
+
+def test_clip_zero_shot_matches_transformers_logits():
+    """The fixture's three texts (their ids come from CLIPTokenizer) through our tokenizer, text tower and
+    image pipeline: the probabilities must be the softmax of transformers' logits_per_image. Our
+    pixel_values differ from the reference by up to one 8-bit level, so 2e-3 absolute on probabilities."""
+    ref = read_safetensors(CLIP / "reference.safetensors")
+    texts = ["a photo of a cat", "a photo of a dog in ripe", "writers"]
+    for name in ["image", "image2"]:
+        r = run("clip", "-m", CLIP, SHARED / "fixtures" / "inputs" / f"{name}.png", "--labels", ",".join(texts),
+                "--template", "{label}", "--top-k", "3", "--json")
+        assert r.returncode == 0, r.stderr
+        got = {d["label"]: d["score"] for d in json.loads(r.stdout)[0]["results"]}
+        logits = ref[f"logits_per_image_{name}"].astype(np.float64)
+        want = np.exp(logits - logits.max())
+        want /= want.sum()
+        for t, w in zip(texts, want):
+            assert abs(got[t] - w) < 2e-3, (name, t, got[t], w)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def post(port, path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_server_classify_and_embed():
+    port = free_port()
+    p = subprocess.Popen([str(pj_bin()), "serve", "--port", str(port), "--vision-model", str(VIT),
+                          "--vision-model", str(CLIP)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        img = base64.b64encode(IMAGE.read_bytes()).decode()
+        st, body = post(port, "/v1/images/classify", {"model": "vit", "image": img, "top_k": 2})
+        assert st == 200, body
+        cli = json.loads(run("classify", "-m", VIT, IMAGE, "--top-k", "2", "--json").stdout)[0]["results"]
+        assert [d["label"] for d in body["data"]] == [c["label"] for c in cli]
+        assert all(abs(a["score"] - b["score"]) < 1e-6 for a, b in zip(body["data"], cli))
+        st, body = post(port, "/v1/images/embed", {"model": "clip", "image": "data:image/jpeg;base64," + img})
+        assert st == 200, body
+        assert body["data"][0]["kind"] == "image" and len(body["data"][0]["embedding"]) == 32
+        st, body = post(port, "/v1/images/classify", {"model": "vit", "image": "not base64 !!"})
+        assert st == 400 and body["error"]["param"] == "image"
+        st, body = post(port, "/v1/images/classify", {"model": "nope", "image": img})
+        assert st == 404
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
