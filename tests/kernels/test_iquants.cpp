@@ -201,7 +201,8 @@ TEST_P(IquantsSimd, RandomDataWithinRoundingBound) {
 TEST_P(IquantsSimd, OptimisedDotsInstalled) {
   const Isa isa = GetParam();
   if (isa > cpu_best_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
-  for (T t : {T::IQ4_NL, T::IQ4_XS, T::IQ2_XXS, T::IQ3_S, T::TQ2_0, T::MXFP4})
+  for (T t : {T::IQ4_NL, T::IQ4_XS, T::IQ2_XXS, T::IQ2_XS, T::IQ2_S, T::IQ3_XXS, T::IQ3_S, T::IQ1_S, T::IQ1_M,
+              T::TQ1_0, T::TQ2_0, T::MXFP4})
     EXPECT_NE(kernel_table(isa).types[size_t(t)].vec_dot, kernel_table(Isa::Scalar).types[size_t(t)].vec_dot)
         << ggml_type_info(t).name;
 }
@@ -324,7 +325,7 @@ TEST(Iquants, ErrorsAreReportedNotCrashes) {
   EXPECT_THROW(ctx.vec_dot(T::IQ2_XXS, 128, q.data(), q.data()), Error);
   try {
     ctx.quantize_row(T::IQ2_XXS, x.data(), q.data(), 256);
-    ADD_FAILURE() << "IQ2_XXS has no reference quantizer yet";
+    ADD_FAILURE() << "IQ2_XXS has no reference quantizer (it needs importance weights: quantize_rows)";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("IQ2_XXS"), std::string::npos) << e.what();
   }

@@ -36,7 +36,8 @@ LatticeTables build(int dim, int bits, int grid_size, int nwant, const void* gri
   }
   // Only keys the quantizers can form need neighbours: IQ1/IQ2 clamp levels to [0, 2], IQ3 uses all 8.
   const int max_level = bits == 2 ? 2 : 7;
-  std::vector<std::pair<int, int>> dist(static_cast<size_t>(grid_size));  // (squared distance, grid index)
+  std::vector<int> d2(static_cast<size_t>(grid_size));
+  std::vector<std::pair<int, int>> near;  // (squared distance, grid index) of the neighbours
   for (uint32_t key = 0; key < n_keys; ++key) {
     if (t.map[key] >= 0) continue;
     int pos[8];
@@ -47,28 +48,34 @@ LatticeTables build(int dim, int bits, int grid_size, int nwant, const void* gri
       pos[k] = 2 * l + 1;
     }
     if (!reachable) continue;
+    // the nwant smallest distinct distances (ascending), then every point within the largest of them
+    int smallest[3] = {1 << 30, 1 << 30, 1 << 30};
     for (int j = 0; j < grid_size; ++j) {
-      int d2 = 0;
+      int d = 0;
       for (int k = 0; k < dim; ++k) {
-        const int d = 2 * t.levels[size_t(j) * dim + k] + 1 - pos[k];
-        d2 += d * d;
+        const int e = 2 * t.levels[size_t(j) * dim + k] + 1 - pos[k];
+        d += e * e;
       }
-      dist[size_t(j)] = {d2, j};
+      d2[size_t(j)] = d;
+      for (int m = 0; m < nwant; ++m) {
+        if (d == smallest[m]) break;
+        if (d < smallest[m]) {
+          for (int r = nwant - 1; r > m; --r) smallest[r] = smallest[r - 1];
+          smallest[m] = d;
+          break;
+        }
+      }
     }
-    std::sort(dist.begin(), dist.end());
+    int limit = smallest[0];
+    for (int m = 1; m < nwant; ++m)
+      if (smallest[m] != 1 << 30) limit = smallest[m];
+    near.clear();
+    for (int j = 0; j < grid_size; ++j)
+      if (d2[size_t(j)] <= limit) near.emplace_back(d2[size_t(j)], j);
+    std::sort(near.begin(), near.end());  // by distance, then index: the order of llama.cpp's qsort
     const size_t offset = t.neighbours.size();
-    t.neighbours.push_back(0);
-    int nhave = 1;
-    int d2 = dist[0].first;
-    for (const auto& [dd, j] : dist) {
-      if (dd > d2) {
-        if (nhave == nwant) break;
-        d2 = dd;
-        ++nhave;
-      }
-      t.neighbours.push_back(uint16_t(j));
-    }
-    t.neighbours[offset] = uint16_t(t.neighbours.size() - offset - 1);
+    t.neighbours.push_back(uint16_t(near.size()));
+    for (const auto& nj : near) t.neighbours.push_back(uint16_t(nj.second));
     t.map[key] = -int32_t(offset) - 1;
   }
   return t;

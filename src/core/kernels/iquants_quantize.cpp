@@ -331,6 +331,12 @@ void install_iquants_simd(KernelTable& t, Isa isa) {
     put(GgmlType::TQ2_0, k.tq2_0);
     put(GgmlType::IQ2_XXS, k.iq2_xxs);
     put(GgmlType::IQ3_S, k.iq3_s);
+    put(GgmlType::IQ2_XS, k.iq2_xs);
+    put(GgmlType::IQ2_S, k.iq2_s);
+    put(GgmlType::IQ3_XXS, k.iq3_xxs);
+    put(GgmlType::IQ1_S, k.iq1_s);
+    put(GgmlType::IQ1_M, k.iq1_m);
+    put(GgmlType::TQ1_0, k.tq1_0);
   };
   if (isa >= Isa::Avx2) overlay(iquant_dots_avx2());
   if (isa >= Isa::Avx512) overlay(iquant_dots_avx512());

@@ -13,6 +13,7 @@ struct IquantDots {
   using Dot = float (*)(int64_t n, const void* x, const void* y);
   Dot iq4_nl, mxfp4;                  // with a Q8_0 row y
   Dot iq4_xs, tq2_0, iq2_xxs, iq3_s;  // with a Q8_K row y
+  Dot iq2_xs, iq2_s, iq3_xxs, iq1_s, iq1_m, tq1_0;
 };
 
 IquantDots iquant_dots_avx2();

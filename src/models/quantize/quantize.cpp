@@ -157,6 +157,10 @@ Report quantize_gguf(const Request& req, const std::function<void(const std::str
              t.name, ne0 * t.ne(2), ne0, t.ne(2));
       }
     }
+    if (!imat && chooser.requires_imatrix(t.name, p.type))  // as llama.cpp: no garbage from a partial imatrix
+      fail("quantize: imatrix {} has no importance data for {}, which {} needs ({} is a very low-bit type): make "
+           "the imatrix with llama.cpp's llama-imatrix on this model", req.imatrix_path, t.name,
+           file_type_info(opts.ftype).name, ggml_type_info(p.type).name);
     const GgmlType type = p.type;
     const std::string line = fmt::format("[{:4}/{:4}] {:<36} {:<18} {:>6} -> {:<7} {:8.3f} MiB -> {:8.3f} MiB", index,
                                          plan.size(), t.name, shape_str(t.shape), ggml_type_info(t.type).name,
