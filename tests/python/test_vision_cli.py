@@ -153,3 +153,20 @@ def test_server_classify_and_embed():
     finally:
         p.terminate()
         p.wait(timeout=10)
+
+
+@pytest.mark.parametrize("outtype,tol", [("f32", 1e-6), ("q8_0", 2e-3)])
+def test_convert_to_gguf_then_classify(outtype, tol, tmp_path):
+    """pajamas convert of the ViT fixture; the GGUF (F32: the same fp16 values, so the same scores; Q8_0:
+    close) classifies like the folder. The gguf package must read the file."""
+    out = tmp_path / f"vit-{outtype}.gguf"
+    r = run("convert", VIT, "-o", out, "--outtype", outtype)
+    assert r.returncode == 0, r.stderr
+    import gguf
+    reader = gguf.GGUFReader(str(out))
+    assert "vision.hf_config" in reader.fields
+    assert any(t.name == "classifier.weight" for t in reader.tensors)
+    a = json.loads(run("classify", "-m", out, IMAGE, "--top-k", "5", "--json").stdout)[0]["results"]
+    b = json.loads(run("classify", "-m", VIT, IMAGE, "--top-k", "5", "--json").stdout)[0]["results"]
+    assert a[0]["id"] == b[0]["id"]
+    assert max(abs(x["score"] - y["score"]) for x, y in zip(a, b)) < tol

@@ -27,6 +27,7 @@ void register_convert(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--outtype", o->outtype, "Type of 2-D weights")->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));
   cmd->add_option("--name", o->name, "general.name (default: the folder name)");
   cmd->callback([o, &g] {
+    if (convert_vision(o->input, o->output, o->outtype, o->name, g.verbosity)) return;  // ViT / CLIP folders
     auto folder = hf::open_folder(o->input);
     convert::ConvertOptions co;
     co.out_type = o->outtype == "f32"    ? GgmlType::F32

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -18,7 +19,9 @@
 #include "models/vision/service.h"
 #include "core/base/error.h"
 #include "core/image/image.h"
+#include "core/base/ggml_types.h"
 #include "core/kernels/context.h"
+#include "models/vision/convert_vision.h"
 
 namespace pj::cli {
 namespace {
@@ -95,6 +98,23 @@ void add_common(CLI::App* cmd, const std::shared_ptr<VisionOptions>& o) {
 }
 
 }  // namespace
+
+bool convert_vision(const std::string& input, std::string out, const std::string& outtype, std::string name,
+                    int verbosity) {
+  if (!vision::is_vision_folder(input)) return false;
+  auto type = ggml_type_from_name(outtype == "f32" ? "F32" : outtype == "bf16" ? "BF16" : outtype == "q8_0" ? "Q8_0" : "F16");
+  std::string folder = std::filesystem::path(input).filename().string();
+  if (folder.empty()) folder = std::filesystem::path(input).parent_path().filename().string();
+  if (name.empty()) name = folder;
+  if (out.empty()) out = (std::filesystem::path(input) / (folder + "-" + outtype + ".gguf")).string();
+  KernelContext ctx;
+  int fallbacks = vision::write_vision_gguf(ctx, input, out, *type, name);
+  if (verbosity >= 0) {
+    std::printf("wrote %s\n", out.c_str());
+    if (fallbacks) std::printf("  %d matrices kept in F16 (rows not a multiple of the %s block)\n", fallbacks, outtype.c_str());
+  }
+  return true;
+}
 
 void register_vision(CLI::App& app, const GlobalOptions& g) {
   auto oc = std::make_shared<VisionOptions>();

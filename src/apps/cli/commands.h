@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace pj::cli {
 
 struct GlobalOptions {
@@ -27,5 +29,8 @@ void register_perplexity(CLI::App& app, const GlobalOptions& g);
 void register_calibration(CLI::App& app, const GlobalOptions& g);
 void register_iq(CLI::App& app, const GlobalOptions& g);
 void register_vision(CLI::App& app, const GlobalOptions& g);  // classify, clip (cmd_vision.cpp)
+// `pajamas convert` of a ViT/CLIP folder (cmd_vision.cpp); false if `input` is not one.
+bool convert_vision(const std::string& input, std::string out, const std::string& outtype, std::string name,
+                    int verbosity);
 
 }  // namespace pj::cli

@@ -48,6 +48,14 @@ VisionWeights VisionWeights::open(const std::string& path) {
     } catch (const json::exception& e) {
       fail("vision: {}: vision.hf_config is not valid JSON ({})", path, e.what());
     }
+    const auto* pre = w.impl_->gg->find("vision.hf_preprocessor");
+    if (pre && pre->get_if<std::string>()) {
+      try {
+        w.config_["preprocessor"] = json::parse(*pre->get_if<std::string>());
+      } catch (const json::exception& e) {
+        fail("vision: {}: vision.hf_preprocessor is not valid JSON ({})", path, e.what());
+      }
+    }
   }
   if (vision_model_type(w.config_).empty())
     fail("vision: {}: model_type '{}' is not a supported vision model (vit, clip)", path,
