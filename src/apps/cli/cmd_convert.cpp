@@ -9,12 +9,37 @@
 #include "models/convert/convert_llm.h"
 #include "models/tokenizer/gguf_tokenizer.h"
 #include "models/tokenizer/hf_tokenizer.h"
+#include "models/whisper/convert_gguf.h"
+#include "models/whisper/model.h"
+#include "models/whisper/tokenizer.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace pj::cli {
+namespace {
+
+// Whisper (Hugging Face WhisperForConditionalGeneration or a CTranslate2/faster-whisper folder): one GGUF
+// with our canonical names and the vocabulary (src/models/whisper/weights.md).
+void convert_whisper(const std::string& input, std::string out, const std::string& outtype, std::string name,
+                     const GlobalOptions& g) {
+  const whisper::Model m = whisper::Model::load(input);
+  // The vocabulary goes into the file when the folder has one (vocabulary.txt, vocab.json).
+  std::optional<whisper::Tokenizer> tok;
+  if (whisper::Tokenizer::model_has_vocabulary(m)) tok = whisper::Tokenizer::for_model(m);
+  const GgmlType type = ggml_type_from_name(outtype == "q8_0" ? "Q8_0" : outtype == "bf16" ? "BF16"
+                                            : outtype == "f32" ? "F32" : "F16").value();
+  std::string folder = std::filesystem::path(input).filename().string();
+  if (folder.empty()) folder = std::filesystem::path(input).parent_path().filename().string();
+  if (name.empty()) name = folder;
+  if (out.empty()) out = (std::filesystem::path(input) / (folder + "-" + outtype + ".gguf")).string();
+  whisper::write_gguf(m, tok ? &*tok : nullptr, out, type, name);
+  if (g.verbosity >= 0) std::printf("wrote %s\n", out.c_str());
+}
+
+}  // namespace
 
 void register_convert(CLI::App& app, const GlobalOptions& g) {
   struct Opts {
@@ -22,11 +47,15 @@ void register_convert(CLI::App& app, const GlobalOptions& g) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face model folder to GGUF");
-  cmd->add_option("MODEL_DIR", o->input, "Hugging Face folder (config.json, *.safetensors, tokenizer files)")->required();
+  cmd->add_option("MODEL_DIR", o->input, "Hugging Face folder (config.json, *.safetensors, tokenizer files), or a CTranslate2 Whisper folder")->required();
   cmd->add_option("-o,--output", o->output, "Output GGUF file (default: <MODEL_DIR>/<name>-<type>.gguf)");
   cmd->add_option("--outtype", o->outtype, "Type of 2-D weights")->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));
   cmd->add_option("--name", o->name, "general.name (default: the folder name)");
   cmd->callback([o, &g] {
+    if (whisper::is_hf_whisper_folder(o->input) || whisper::is_ct2_whisper_folder(o->input)) {
+      convert_whisper(o->input, o->output, o->outtype, o->name, g);
+      return;
+    }
     if (convert_vision(o->input, o->output, o->outtype, o->name, g.verbosity)) return;  // ViT / CLIP folders
     auto folder = hf::open_folder(o->input);
     convert::ConvertOptions co;

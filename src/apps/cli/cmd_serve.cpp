@@ -25,6 +25,7 @@ void register_serve(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--host", o->s.host, "Address to listen on (0.0.0.0 exposes the server to the network)")->capture_default_str();
   cmd->add_option("--port", o->s.port, "Port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   cmd->add_option("-m,--model", o->models, "GGUF file or Hugging Face folder to serve (repeatable; default: the installed default model)");
+  cmd->add_option("--speech-model", o->s.speech_models, "Whisper GGUF/HF/CTranslate2 model for /v1/audio/transcriptions (repeatable; default: models/whisper-tiny.en)");
   cmd->add_option("--vision-model", o->s.vision_models, "ViT/CLIP folder or GGUF for /v1/images/classify|embed (repeatable)");
   cmd->add_option("--models-dir", o->s.pool.models_dir, "Folder of models (*.gguf, HF folders), loaded on first use");
   cmd->add_option("--api-key", o->s.api_key, "Require 'Authorization: Bearer KEY' on every API request");
@@ -42,6 +43,7 @@ void register_serve(CLI::App& app, const GlobalOptions& g) {
     if (o->models.empty() && o->s.pool.models_dir.empty() && o->s.vision_models.empty())
       o->s.pool.models.push_back(resolve_model_path(""));
     o->s.pool.keep_alive_s = server::parse_duration(o->keep_alive);
+    o->s.default_speech_model = default_model_dir(kDefaultSpeechModelDir);
     o->s.pool.kv_f32 = o->kv_type == "f32";
     o->s.log_requests = !o->quiet;
 

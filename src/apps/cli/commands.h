@@ -32,5 +32,6 @@ void register_vision(CLI::App& app, const GlobalOptions& g);  // classify, clip 
 // `pajamas convert` of a ViT/CLIP folder (cmd_vision.cpp); false if `input` is not one.
 bool convert_vision(const std::string& input, std::string out, const std::string& outtype, std::string name,
                     int verbosity);
+void register_transcribe(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace pj::cli

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   pj::cli::register_calibration(app, g);
   pj::cli::register_iq(app, g);
   pj::cli::register_vision(app, g);
+  pj::cli::register_transcribe(app, g);
 
   try {
     app.parse(argc, argv);

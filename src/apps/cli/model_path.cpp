@@ -23,4 +23,16 @@ std::string resolve_model_path(const std::string& given) {
        candidates.front().string());
 }
 
+std::string default_model_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "models" / name);
+  candidates.push_back(fs::path("models") / name);
+  for (const auto& c : candidates)
+    if (is_directory(c.string())) return c.string();
+  return "";
+}
+
 }  // namespace pj::cli

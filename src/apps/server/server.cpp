@@ -5,6 +5,7 @@
 #include "apps/server/metrics.h"
 #include "apps/server/openai_api.h"
 #include "apps/server/vision_api.h"
+#include "apps/server/speech_api.h"
 #include "apps/server/web_assets.h"
 #include "core/base/error.h"
 
@@ -71,7 +72,8 @@ std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
 Server::Server(ServerOptions o)
     : opts_(std::move(o)), pool_(std::make_unique<ModelPool>(opts_.pool)), metrics_(std::make_unique<Metrics>()),
       http_(std::make_unique<httplib::Server>()),
-      vision_(std::make_unique<VisionApi>(opts_.vision_models, opts_.pool.threads)) {
+      vision_(std::make_unique<VisionApi>(opts_.vision_models, opts_.pool.threads)),
+      speech_(std::make_unique<SpeechApi>(opts_.speech_models, opts_.default_speech_model, opts_.pool.threads)) {
   routes();
 }
 
@@ -280,6 +282,35 @@ void Server::routes() {
   };
   http_->Post("/v1/chat/completions", wrap([generate](const Request& q, Response& s) { generate(q, s, true); }));
   http_->Post("/v1/completions", wrap([generate](const Request& q, Response& s) { generate(q, s, false); }));
+
+  // OpenAI's audio API: multipart/form-data with the file and form fields (speech_api.h).
+  auto speech = [this](const Request& req, Response& res, bool translate) {
+    if (!req.is_multipart_form_data()) throw bad_param("file", "Send multipart/form-data with a 'file' field.");
+    if (!req.has_file("file")) throw bad_param("file", "The 'file' field is missing.");
+    const auto f = req.get_file_value("file");
+    SpeechRequest r;
+    r.audio = f.content;
+    r.filename = f.filename;
+    r.translate = translate;
+    auto field = [&](const char* k) { return req.has_file(k) ? req.get_file_value(k).content : std::string(); };
+    r.model = field("model");
+    r.language = field("language");
+    r.prompt = field("prompt");
+    if (req.has_file("response_format")) r.response_format = field("response_format");
+    if (req.has_file("temperature")) {
+      try {
+        r.temperature = std::stof(field("temperature"));
+      } catch (const std::exception&) {
+        throw bad_param("temperature", "temperature must be a number");
+      }
+      if (r.temperature < 0) throw bad_param("temperature", "temperature must be between 0 and 1");
+    }
+    const SpeechResponse out = speech_->transcribe(r);
+    res.status = 200;
+    res.set_content(out.body, out.content_type.c_str());
+  };
+  http_->Post("/v1/audio/transcriptions", wrap([speech](const Request& q, Response& s) { speech(q, s, false); }));
+  http_->Post("/v1/audio/translations", wrap([speech](const Request& q, Response& s) { speech(q, s, true); }));
 
   http_->Post("/v1/images/classify", wrap([this](const Request& req, Response& res) {
     send_json(res, 200, vision_->classify(parse_body(req)));
