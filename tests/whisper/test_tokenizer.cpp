@@ -63,7 +63,7 @@ TEST(WhisperTokenizer, EncodeDecode) {
   // The fixture's 8 text ids decode to text that encodes back to the same ids.
   const std::vector<int32_t> ids{440, 2068, 3699, 21831, 11, 1029, 562, 13};
   const std::string text = ml.decode(ids);
-  EXPECT_EQ(text, " The quick brown fox, over the.");
+  EXPECT_EQ(text, " The strongrandBecause, ask when.");  // random ids of the random fixture
   EXPECT_EQ(ml.encode(text), ids);
   for (const char* s : {"Ça va très bien, merci !", "日本語のテキスト", "  spaces\tand\nnewlines  ", "émoji 🎙️ ok"}) {
     EXPECT_EQ(ml.decode(ml.encode(s)), s);

@@ -124,7 +124,8 @@ Tokenizer Tokenizer::from_tiktoken(const std::string& path, int n_vocab) {
     const std::string rank_s(line.substr(sp + 1));
     char* e = nullptr;
     const long rank = std::strtol(rank_s.c_str(), &e, 10);
-    if (!b64_decode(line.substr(0, sp), bytes) || bytes.empty() || *e != '\0' || rank != long(tokens.size()))
+    // (multilingual.tiktoken's last rank, 50256, is the empty string "=": kept, it never matches.)
+    if (!b64_decode(line.substr(0, sp), bytes) || *e != '\0' || rank != long(tokens.size()))
       fail("whisper: {}:{}: bad token or rank (ranks must be 0, 1, 2, ...)", path, line_no);
     tokens.push_back(bytes);
   }
