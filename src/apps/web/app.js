@@ -307,7 +307,6 @@ async function loadModels() {
 
 // ---------- views ----------
 const PLACEHOLDERS = {
-  speech: ["Speech", "Transcribe recordings and talk to models with your voice."],
   vision: ["Vision", "Describe and classify images with vision models."],
   quantize: ["Quantize", "Shrink models to smaller number formats and compare the results."],
   evaluate: ["Evaluate", "Measure perplexity and accuracy of models side by side."],
@@ -317,6 +316,7 @@ function show(view) {
   document.querySelectorAll(".nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === view));
   $("view-chat").classList.toggle("hidden", view !== "chat");
   $("view-models").classList.toggle("hidden", view !== "models");
+  if ($("view-speech")) $("view-speech").classList.toggle("hidden", view !== "speech");  // speech.js
   const ph = PLACEHOLDERS[view];
   $("view-placeholder").classList.toggle("hidden", !ph);
   if (ph) { $("ph-title").textContent = ph[0]; $("ph-text").textContent = ph[1]; }
