@@ -52,6 +52,7 @@ void register_convert(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--outtype", o->outtype, "Type of 2-D weights")->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));
   cmd->add_option("--name", o->name, "general.name (default: the folder name)");
   cmd->callback([o, &g] {
+    if (convert_yolo(o->input, o->output, o->outtype, o->name, g.verbosity)) return;  // YOLO .safetensors
     if (whisper::is_hf_whisper_folder(o->input) || whisper::is_ct2_whisper_folder(o->input)) {
       convert_whisper(o->input, o->output, o->outtype, o->name, g);
       return;

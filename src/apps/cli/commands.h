@@ -24,6 +24,10 @@ void register_template(CLI::App& app, const GlobalOptions& g);
 void register_serve(CLI::App& app, const GlobalOptions& g);
 void register_evaluate(CLI::App& app, const GlobalOptions& g);
 void register_quantize(CLI::App& app, const GlobalOptions& g);
+void register_detect(CLI::App& app, const GlobalOptions& g);  // detect, localize (cmd_detect.cpp)
+// `pajamas convert` of an Ultralytics YOLO .safetensors state_dict; false when `input` is not one.
+bool convert_yolo(const std::string& input, std::string out, const std::string& outtype, const std::string& name,
+                  int verbosity);
 void register_imatrix(CLI::App& app, const GlobalOptions& g);
 void register_perplexity(CLI::App& app, const GlobalOptions& g);
 void register_calibration(CLI::App& app, const GlobalOptions& g);

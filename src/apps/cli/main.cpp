@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   pj::cli::register_serve(app, g);
   pj::cli::register_evaluate(app, g);
   pj::cli::register_quantize(app, g);
+  pj::cli::register_detect(app, g);
   pj::cli::register_imatrix(app, g);
   pj::cli::register_perplexity(app, g);
   pj::cli::register_calibration(app, g);
