@@ -63,7 +63,12 @@ def main():
         sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
         img = LetterBox(new_shape=(640, 640), auto=False)(image=cv2.imread(a.image))[:, :, ::-1]
         x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
-        sess.run(None, {"images": x})  # warm-up
+        y = sess.run(None, {"images": x})[0][0]  # warm-up; also checks that ONNX Runtime runs the same network
+        check = ""
+        if Path(a.image).name == "dog.jpg":
+            from safetensors.numpy import load_file
+            ref = load_file(str(FIXTURE / "reference.safetensors"))["output_dog"]
+            check = float(np.abs(y[4:] - ref[4:]).max())
         times = []
         for _ in range(a.runs):
             t0 = time.perf_counter()
@@ -75,7 +80,7 @@ def main():
             [a.bin, "detect", "-m", str(FIXTURE / "model.safetensors"), a.image, "--bench", str(a.runs),
              "-t", str(a.threads)], capture_output=True, text=True, check=True).stdout)
         print(json.dumps({"threads": a.threads, "runs": a.runs, "onnxruntime_ms_median": round(ort_ms, 2),
-                          "onnxruntime_version": ort.__version__, "pajamas_ms_median": ours["forward_ms_median"],
+                          "onnxruntime_version": ort.__version__, "onnxruntime_max_prob_error_vs_fixture": check, "pajamas_ms_median": ours["forward_ms_median"],
                           "pajamas_over_onnxruntime": round(ours["forward_ms_median"] / ort_ms, 2)}))
 
 
