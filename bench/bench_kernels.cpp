@@ -1,7 +1,10 @@
 // Matrix-vector throughput per weight type, instruction set and thread count, in GB/s of weight
 // bytes read (the quantity that bounds single-token decoding). Sizes: 4096x4096 (a 7B model's
 // attention projection) and 576x1536 (SmolLM-135M's feed-forward).
+// Also one row dot product per IQ/ternary/MXFP4 type and instruction set ("dot/<type>/<isa>"), in seconds
+// per block (counter per_block): the SIMD variants against the scalar reference.
 //   build-kern/bench_kernels --benchmark_min_time=0.2s [--benchmark_filter=Q4_0]
+//   build-kern/bench_kernels --benchmark_filter=dot/ --benchmark_min_time=0.2s
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -34,6 +37,54 @@ Weights make_weights(pj::KernelContext& ctx, pj::GgmlType type, int64_t rows, in
   w.x.resize(size_t(cols));
   for (auto& v : w.x) v = dist(rng);
   return w;
+}
+
+// A row of `blocks` blocks of `type` (quantized from N(0, 1) with unit importance weights, which every
+// quantizer accepts) and the activation row of its vec_dot_type.
+struct DotRows {
+  std::vector<uint8_t> x, y;
+  int64_t n = 0;
+};
+
+DotRows make_dot_rows(pj::KernelContext& ctx, pj::GgmlType type, int64_t blocks) {
+  const pj::TypeTraits& tr = ctx.traits(type);
+  DotRows r;
+  r.n = blocks * tr.block_size;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(r.n)), ones(static_cast<size_t>(r.n), 1.0f);
+  for (auto& f : v) f = dist(rng);
+  r.x.resize(pj::ggml_row_size(type, uint64_t(r.n)));
+  if (tr.quantize_rows) tr.quantize_rows(v.data(), r.x.data(), 1, r.n, ones.data());
+  else ctx.quantize_row(type, v.data(), r.x.data(), r.n);
+  for (auto& f : v) f = dist(rng);
+  r.y.resize(pj::ggml_row_size(tr.vec_dot_type, uint64_t(r.n)));
+  ctx.quantize_row(tr.vec_dot_type, v.data(), r.y.data(), r.n);
+  return r;
+}
+
+void register_dot_benchmarks(pj::KernelContext& setup) {
+  using T = pj::GgmlType;
+  const T types[] = {T::IQ1_S, T::IQ1_M, T::IQ2_XXS, T::IQ2_XS, T::IQ2_S, T::IQ3_XXS,
+                     T::IQ3_S, T::IQ4_NL, T::IQ4_XS, T::TQ1_0, T::TQ2_0, T::MXFP4};
+  static std::map<int, DotRows> rows;  // benchmark data, alive until main returns
+  for (T type : types) {
+    const int64_t blocks = setup.traits(type).block_size == 32 ? 2048 : 256;  // 64 Ki elements
+    rows[int(type)] = make_dot_rows(setup, type, blocks);
+    for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512}) {
+      if (isa > pj::cpu_best_isa()) continue;
+      const pj::VecDotFn dot = pj::kernel_table(isa).types[size_t(type)].vec_dot;
+      const DotRows* r = &rows[int(type)];
+      const std::string name =
+          "dot/" + std::string(pj::ggml_type_info(type).name) + "/" + std::string(pj::isa_name(isa));
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+        for (auto _ : state) benchmark::DoNotOptimize(dot(r->n, r->x.data(), r->y.data()));
+        // seconds per block (printed with an SI prefix: 12.3n = 12.3 ns)
+        state.counters["per_block"] = benchmark::Counter(double(blocks) * double(state.iterations()),
+                                                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+      });
+    }
+  }
 }
 
 }  // namespace
@@ -72,6 +123,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  register_dot_benchmarks(setup);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

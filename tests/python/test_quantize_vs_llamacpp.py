@@ -21,8 +21,15 @@ PJ = os.environ.get("PJ_BIN", str(ROOT / "build" / "pajamas"))
 # name -> llama_ftype (include/llama.h)
 FILE_TYPES = {"F32": 0, "F16": 1, "BF16": 32, "Q8_0": 7, "Q4_0": 2, "Q4_1": 3, "Q5_0": 8, "Q5_1": 9,
               "Q2_K": 10, "Q2_K_S": 21, "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14,
-              "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18}
-NEEDS_IMATRIX = {"Q2_K_S"}
+              "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18,
+              "IQ2_XXS": 19, "IQ2_XS": 20, "IQ3_XS": 22, "IQ3_XXS": 23, "IQ1_S": 24, "IQ4_NL": 25,
+              "IQ3_S": 26, "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29, "IQ4_XS": 30, "IQ1_M": 31,
+              "TQ1_0": 36, "TQ2_0": 37}
+IQ_FILE_TYPES = ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M",
+                 "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0"]
+# File types that give this fixture a tensor of a type llama.cpp will not quantize without an imatrix
+# (IQ1_S/IQ1_M/IQ2_*/IQ3_XXS; IQ3_XS puts IQ3_XXS on the first layer's ffn_gate/ffn_up).
+NEEDS_IMATRIX = {"Q2_K_S", "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS"}
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +129,7 @@ def test_same_bytes_as_llamacpp_without_imatrix(f32_model, tmp_path, name):
 
 @pytest.mark.parametrize("fmt", ["gguf", "legacy"])
 @pytest.mark.parametrize("name", ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M",
-                                  "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"])
+                                  "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"] + IQ_FILE_TYPES)
 def test_same_bytes_as_llamacpp_with_imatrix(f32_model, tmp_path, name, fmt):
     imatrix = make_imatrix(f32_model)
     imfile = tmp_path / ("im.gguf" if fmt == "gguf" else "im.dat")
@@ -147,11 +154,29 @@ def test_imatrix_changes_the_bytes(f32_model, tmp_path):
     assert any(not np.array_equal(np.asarray(x.data), np.asarray(t[x.name].data)) for x in ra.tensors)
 
 
-def test_q2_k_s_without_imatrix_is_refused(f32_model, tmp_path):
-    r = subprocess.run([PJ, "quantize", str(f32_model), str(tmp_path / "o.gguf"), "Q2_K_S"], capture_output=True,
+@pytest.mark.parametrize("name", sorted(NEEDS_IMATRIX))
+def test_without_imatrix_is_refused_like_llamacpp(f32_model, tmp_path, name):
+    r = subprocess.run([PJ, "quantize", str(f32_model), str(tmp_path / "o.gguf"), name], capture_output=True,
                        text=True)
-    assert r.returncode == 1 and "--imatrix" in r.stderr
+    assert r.returncode == 1 and "--imatrix" in r.stderr and "llama-imatrix" in r.stderr
     assert not (tmp_path / "o.gguf").exists()
+    with pytest.raises(AssertionError, match="llama_model_quantize failed"):  # the judge refuses too
+        llamacpp_quantize(f32_model, tmp_path / "theirs.gguf", FILE_TYPES[name])
+
+
+def test_file_types_put_iq_tensors_on_the_fixture(f32_model, tmp_path):
+    """The comparisons above only test what the fixture exercises: every lattice and IQ4/ternary type
+    must appear in some file type's output (hidden 256 and ffn 768 are multiples of 256)."""
+    imfile = tmp_path / "im.gguf"
+    write_imatrix_gguf(make_imatrix(f32_model), imfile)
+    seen = set()
+    for name in IQ_FILE_TYPES:
+        out = tmp_path / f"{name}.gguf"
+        subprocess.run([PJ, "quantize", str(f32_model), str(out), name, "--imatrix", str(imfile)], check=True,
+                       capture_output=True)
+        seen |= {t.tensor_type.name for t in gguf.GGUFReader(str(out)).tensors}
+    want = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0"}
+    assert want <= seen, f"never produced: {sorted(want - seen)}"
 
 
 RUN_SNIPPET = """
@@ -173,13 +198,18 @@ def run_llamacpp(model, out):
     return r.returncode, (np.load(out) if r.returncode == 0 else None)
 
 
-@pytest.mark.parametrize("name", ["Q4_K_M", "Q3_K_S", "Q2_K", "Q5_K_M", "Q6_K", "Q4_0"])
+@pytest.mark.parametrize("name", ["Q4_K_M", "Q3_K_S", "Q2_K", "Q5_K_M", "Q6_K", "Q4_0"] + IQ_FILE_TYPES)
 def test_llamacpp_runs_our_files_as_its_own(f32_model, tmp_path, name):
     """llama.cpp runs our file exactly as it runs the file it quantized itself (the crashes first seen
     here were llama.cpp's AMX kernels on this VM; they are disabled in the child, see conftest.py)."""
     ours, theirs = tmp_path / "ours.gguf", tmp_path / "theirs.gguf"
-    subprocess.run([PJ, "quantize", str(f32_model), str(ours), name], check=True, capture_output=True)
-    llamacpp_quantize(f32_model, theirs, FILE_TYPES[name])
+    imatrix, args = None, []
+    if name in NEEDS_IMATRIX:
+        imatrix = make_imatrix(f32_model)
+        write_imatrix_gguf(imatrix, tmp_path / "im.gguf")
+        args = ["--imatrix", str(tmp_path / "im.gguf")]
+    subprocess.run([PJ, "quantize", str(f32_model), str(ours), name] + args, check=True, capture_output=True)
+    llamacpp_quantize(f32_model, theirs, FILE_TYPES[name], imatrix)
     rc_ours, s_ours = run_llamacpp(ours, tmp_path / "ours.npy")
     rc_theirs, s_theirs = run_llamacpp(theirs, tmp_path / "theirs.npy")
     assert rc_ours == rc_theirs == 0
