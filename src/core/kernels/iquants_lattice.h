@@ -9,6 +9,7 @@
 // Built once per process per lattice on first use (function-local static: thread-safe, immutable).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -47,5 +48,17 @@ inline int lattice_nearest_int(float v) {
 // index (llama.cpp's iq2_find_best_neighbour / iq3_find_best_neighbour).
 int lattice_best_neighbour(const LatticeTables& t, uint32_t key, const float* xval, const float* weight, float scale,
                            int8_t* L);
+
+// nrow rows of n_per_row values, super-block by super-block: Q(x, importance weights of those 256
+// columns or nullptr, block). Returns the bytes written (the lattice quantizers' quantize_rows).
+template <class Block, void (*Q)(const float*, const float*, Block&)>
+size_t quantize_super_blocks(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
+  constexpr int64_t kQK = 256;
+  auto* y = static_cast<Block*>(dst);
+  const int64_t nb = n_per_row / kQK;
+  for (int64_t r = 0; r < nrow; ++r)
+    for (int64_t b = 0; b < nb; ++b) Q(src + r * n_per_row + b * kQK, imatrix ? imatrix + b * kQK : nullptr, y[r * nb + b]);
+  return size_t(nrow * nb) * sizeof(Block);
+}
 
 }  // namespace pj

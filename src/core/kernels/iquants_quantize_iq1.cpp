@@ -356,26 +356,16 @@ void quantize_block_iq1_m(const float* xbl, const float* qwbl, BlockIq1M& y) {
   std::memcpy(y.scales, sc, sizeof sc);
 }
 
-template <class Block, void (*Q)(const float*, const float*, Block&)>
-size_t quantize_rows(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
-  auto* y = static_cast<Block*>(dst);
-  const int64_t nb = n_per_row / kQK_K;
-  for (int64_t r = 0; r < nrow; ++r)
-    for (int64_t b = 0; b < nb; ++b)
-      Q(src + r * n_per_row + b * kQK_K, imatrix ? imatrix + b * kQK_K : nullptr, y[r * nb + b]);
-  return size_t(nrow * nb) * sizeof(Block);
-}
-
 }  // namespace
 
 size_t quantize_rows_iq1_s(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
   if (!imatrix)
     fail("quantize: IQ1_S needs an importance matrix (make one with llama.cpp's llama-imatrix and pass --imatrix)");
-  return quantize_rows<BlockIq1S, quantize_block_iq1_s>(src, dst, nrow, n_per_row, imatrix);
+  return quantize_super_blocks<BlockIq1S, quantize_block_iq1_s>(src, dst, nrow, n_per_row, imatrix);
 }
 
 size_t quantize_rows_iq1_m(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
-  return quantize_rows<BlockIq1M, quantize_block_iq1_m>(src, dst, nrow, n_per_row, imatrix);
+  return quantize_super_blocks<BlockIq1M, quantize_block_iq1_m>(src, dst, nrow, n_per_row, imatrix);
 }
 
 }  // namespace pj

@@ -395,34 +395,24 @@ void quantize_block_iq3_s(const float* xbl, const float* qwbl, BlockIq3S& y) {
     y.scales[ib / 2] = uint8_t(scale_code(id, scales[ib]) | scale_code(id, scales[ib + 1]) << 4);
 }
 
-template <class Block, void (*Q)(const float*, const float*, Block&)>
-size_t quantize_rows(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
-  auto* y = static_cast<Block*>(dst);
-  const int64_t nb = n_per_row / kQK_K;
-  for (int64_t r = 0; r < nrow; ++r)
-    for (int64_t b = 0; b < nb; ++b)
-      Q(src + r * n_per_row + b * kQK_K, imatrix ? imatrix + b * kQK_K : nullptr, y[r * nb + b]);
-  return size_t(nrow * nb) * sizeof(Block);
-}
-
 }  // namespace
 
 size_t quantize_rows_iq2_xxs(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
   need_imatrix(imatrix, "IQ2_XXS");
-  return quantize_rows<BlockIq2Xxs, quantize_block_iq2_xxs>(src, dst, nrow, n_per_row, imatrix);
+  return quantize_super_blocks<BlockIq2Xxs, quantize_block_iq2_xxs>(src, dst, nrow, n_per_row, imatrix);
 }
 size_t quantize_rows_iq2_xs(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
   need_imatrix(imatrix, "IQ2_XS");
-  return quantize_rows<BlockIq2Xs, quantize_block_iq2_xs>(src, dst, nrow, n_per_row, imatrix);
+  return quantize_super_blocks<BlockIq2Xs, quantize_block_iq2_xs>(src, dst, nrow, n_per_row, imatrix);
 }
 size_t quantize_rows_iq2_s(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
-  return quantize_rows<BlockIq2S, quantize_block_iq2_s>(src, dst, nrow, n_per_row, imatrix);
+  return quantize_super_blocks<BlockIq2S, quantize_block_iq2_s>(src, dst, nrow, n_per_row, imatrix);
 }
 size_t quantize_rows_iq3_xxs(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
-  return quantize_rows<BlockIq3Xxs, quantize_block_iq3_xxs>(src, dst, nrow, n_per_row, imatrix);
+  return quantize_super_blocks<BlockIq3Xxs, quantize_block_iq3_xxs>(src, dst, nrow, n_per_row, imatrix);
 }
 size_t quantize_rows_iq3_s(const float* src, void* dst, int64_t nrow, int64_t n_per_row, const float* imatrix) {
-  return quantize_rows<BlockIq3S, quantize_block_iq3_s>(src, dst, nrow, n_per_row, imatrix);
+  return quantize_super_blocks<BlockIq3S, quantize_block_iq3_s>(src, dst, nrow, n_per_row, imatrix);
 }
 
 void quantize_row_iq2_s_ref(const float* x, BlockIq2S* y, int64_t n) { quantize_rows_iq2_s(x, y, 1, n, nullptr); }

@@ -248,36 +248,35 @@ void dequantize_row_tq2_0(const BlockTq2_0* x, float* y, int64_t n) {
 
 // ---------------------------------------------------------------------------------- dot products
 
-float vec_dot_iq4_nl_q8_0_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq4Nl*>(vx);
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
+namespace {
+
+// IQ4_NL and MXFP4 share a layout (32 nibble codes into a 16-value codebook per block, nibbles
+// ordered as Q4_0) and differ only in the codebook and how the block scale is stored.
+template <class Block, class ScaleOf>
+float dot_codebook4_q8_0(int64_t n, const Block* x, const BlockQ8_0* y, const int8_t* values, ScaleOf scale_of) {
   float sum = 0;
   for (int64_t b = 0; b < n / kQK4NL; ++b) {
-    const float d = fp16_to_f32(y[b].d) * fp16_to_f32(x[b].d);
+    const float d = fp16_to_f32(y[b].d) * scale_of(x[b]);
     int s1 = 0, s2 = 0;
     for (int j = 0; j < 16; ++j) {
-      s1 += y[b].qs[j] * kValuesIq4nl[x[b].qs[j] & 0xf];
-      s2 += y[b].qs[j + 16] * kValuesIq4nl[x[b].qs[j] >> 4];
+      s1 += y[b].qs[j] * values[x[b].qs[j] & 0xf];
+      s2 += y[b].qs[j + 16] * values[x[b].qs[j] >> 4];
     }
     sum += d * float(s1 + s2);
   }
   return sum;
 }
 
+}  // namespace
+
+float vec_dot_iq4_nl_q8_0_ref(int64_t n, const void* vx, const void* vy) {
+  return dot_codebook4_q8_0(n, static_cast<const BlockIq4Nl*>(vx), static_cast<const BlockQ8_0*>(vy), kValuesIq4nl,
+                            [](const BlockIq4Nl& b) { return fp16_to_f32(b.d); });
+}
+
 float vec_dot_mxfp4_q8_0_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockMxfp4*>(vx);
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK4NL; ++b) {
-    const float d = fp16_to_f32(y[b].d) * e8m0_to_f32_half(x[b].e);
-    int s1 = 0, s2 = 0;
-    for (int j = 0; j < 16; ++j) {
-      s1 += y[b].qs[j] * kValuesMxfp4[x[b].qs[j] & 0xf];
-      s2 += y[b].qs[j + 16] * kValuesMxfp4[x[b].qs[j] >> 4];
-    }
-    sum += d * float(s1 + s2);
-  }
-  return sum;
+  return dot_codebook4_q8_0(n, static_cast<const BlockMxfp4*>(vx), static_cast<const BlockQ8_0*>(vy), kValuesMxfp4,
+                            [](const BlockMxfp4& b) { return e8m0_to_f32_half(b.e); });
 }
 
 float vec_dot_iq4_xs_q8_K_ref(int64_t n, const void* vx, const void* vy) {
