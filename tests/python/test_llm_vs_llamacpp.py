@@ -5,12 +5,13 @@ and on the real SmolLM2 GGUF our logits agree with llama.cpp's.
 Both sides run with an F32 KV cache. Tolerances (max-abs difference over max-abs logit):
 - converted fixtures, F32 weights: 1e-3 (the issue's bound). Both are float32 implementations of the same
   maths; what differs is summation order and llama.cpp's F16 rounding inside its attention kernel.
-- SmolLM2 Q4_1, first position: identical (1e-6) with our AVX2 kernels, which add in llama.cpp's order.
-  Every matmul quantizes its input to 8 bits per 32-value block, so a one-ulp difference anywhere flips an
-  activation by a whole quantization step, and 30 layers amplify that: our own AVX2 and AVX-512 paths
-  differ by ~1.3% at position 0, and later positions (where attention sums in another order than
-  llama.cpp's) differ from llama.cpp by 2-4%. We therefore check the first position exactly, all positions
-  to 6e-2, and that the predicted tokens agree.
+- SmolLM2 Q4_1, all positions of a chat prompt: 1e-2 (issue 4's bound), with our AVX2 and our AVX-512
+  kernels. Every matmul quantizes its input to 8 bits per 32-value block, so a one-ulp difference anywhere
+  flips an activation by a whole quantization step and 30 layers amplify it to 1-4%; the bound therefore
+  only holds because we compute in llama.cpp's order (ggml-cpu's activation quantizer, its dot-product
+  accumulation, RMS norm in double, its expf for SiLU and softmax, the attention sums' lane order, its
+  float RoPE angles with the fused multiply-add GCC generates). Against llama.cpp built for an AVX-512
+  CPU (this project's machines) the logits are in fact bit-identical on this prompt (measured 0).
 """
 import json
 import os
@@ -81,15 +82,16 @@ def test_smollm2_matches_llamacpp(tmp_path):
     llm.eval(ids)
     theirs = np.array(llm.scores[: len(ids)], dtype=np.float32)
     llm.close()
-    ours = our_logits(SMOL, ids, tmp_path).reshape(theirs.shape)
-    err = rel(ours, theirs)
-    agree = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
-    print(f"SmolLM2 Q4_1: ours vs llama.cpp rel. error {err:.3g}, top-1 agreement {agree:.2f}")
-    assert err < 6e-2
-    assert agree >= 0.9 and ours[-1].argmax() == theirs[-1].argmax()
-    env = dict(os.environ, PJ_ISA="avx2")
-    out = tmp_path / "avx2.f32"
-    subprocess.run([PJ, "logits", "-m", str(SMOL), "--ids", ",".join(map(str, ids)), "-o", str(out),
-                    "--kv-type", "f32"], check=True, capture_output=True, env=env)
-    first = np.fromfile(out, dtype="<f4").reshape(theirs.shape)[0]
-    assert rel(first, theirs[0]) < 1e-5
+    for isa in ("avx2", "avx512"):
+        if isa == "avx512" and "avx512f" not in pathlib.Path("/proc/cpuinfo").read_text():
+            continue
+        out = tmp_path / f"{isa}.f32"
+        subprocess.run([PJ, "logits", "-m", str(SMOL), "--ids", ",".join(map(str, ids)), "-o", str(out),
+                        "--kv-type", "f32"], check=True, capture_output=True, env=dict(os.environ, PJ_ISA=isa))
+        ours = np.fromfile(out, dtype="<f4").reshape(theirs.shape)
+        err = rel(ours, theirs)
+        agree = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
+        print(f"SmolLM2 Q4_1 ({isa}): ours vs llama.cpp rel. error {err:.3g} over {len(ids)} positions, "
+              f"top-1 agreement {agree:.2f}")
+        assert err < 1e-2
+        assert agree == 1.0

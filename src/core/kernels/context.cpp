@@ -64,6 +64,12 @@ void overlay(KernelTable& t, const SimdKernels& k) {
   if (k.rms_norm) t.ops.rms_norm = k.rms_norm;
   if (k.softmax) t.ops.softmax = k.softmax;
   if (k.silu) t.ops.silu = k.silu;
+  if (k.q8_0_act) t.types[size_t(GgmlType::Q8_0)].from_float = k.q8_0_act;
+  if (k.q8_1_act) t.types[size_t(GgmlType::Q8_1)].from_float = k.q8_1_act;
+  if (k.swiglu) t.ops.swiglu = k.swiglu;
+  if (k.attn_dot) t.ops.attn_dot = k.attn_dot;
+  if (k.exp_sum) t.ops.exp_sum = k.exp_sum;
+  if (k.attn_accumulate) t.ops.attn_accumulate = k.attn_accumulate;
 }
 
 KernelTable build_table(Isa isa) {

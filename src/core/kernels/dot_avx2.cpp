@@ -207,25 +207,6 @@ inline float exp1(float v) {
   return buf[0];
 }
 
-void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) {
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    acc = _mm256_fmadd_ps(v, v, acc);
-  }
-  float ss = hsum(acc);
-  for (; i < n; ++i) ss += x[i] * x[i];
-  const float scale = 1.0f / __builtin_sqrtf(ss / float(n) + eps);
-  const __m256 s = _mm256_set1_ps(scale);
-  for (i = 0; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
-    if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
-    _mm256_storeu_ps(out + i, v);
-  }
-  for (; i < n; ++i) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
-}
-
 void softmax(const float* x, float* out, int64_t n) {
   __m256 vmax = _mm256_set1_ps(-__builtin_inff());
   int64_t i = 0;
@@ -263,6 +244,191 @@ void silu(const float* x, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = x[i] / (1.0f + exp1(-x[i]));
 }
 
+
+// ---- llama.cpp-order kernels (see OpsTable in kernel_table.h and the references in ops_ref.cpp).
+// ggml's 16-lane (512-bit) structure is emulated with pairs of 8-lane registers (lo = lanes 0-7,
+// hi = lanes 8-15); the 16-lane tree sum is then hsum(hi + lo).
+
+// ggml_v_expf, AVX-512 form. vscalefps's j * 2^n is done as two multiplies by exact powers of two
+// (n split in halves of at most 96), so a result below 2^-126 is rounded once, as vscalefps does.
+inline __m256 ggml_exp8(__m256 x) {
+  const __m256 r = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+  const __m256 n = _mm256_sub_ps(z, r);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+  const __m256 nc = _mm256_min_ps(_mm256_max_ps(n, _mm256_set1_ps(-192.0f)), _mm256_set1_ps(192.0f));
+  const __m256i ni = _mm256_cvtps_epi32(nc);
+  const __m256i na = _mm256_srai_epi32(ni, 1);
+  const __m256i nb = _mm256_sub_epi32(ni, na);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 pa = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(na, bias), 23));
+  const __m256 pb = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(nb, bias), 23));
+  const __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, pa), pb);
+  const __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n), _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 alt = _mm256_andnot_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ),
+                                      _mm256_set1_ps(__builtin_inff()));
+  return _mm256_blendv_ps(res, alt, big);
+}
+
+// Lanes i < left of p (left may exceed 8).
+inline __m256i lane_mask(int64_t left) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left > 8 ? 8 : left)), idx);
+}
+inline __m256 load_masked(const float* p, int64_t left) {
+  if (left >= 8) return _mm256_loadu_ps(p);
+  return _mm256_maskload_ps(p, lane_mask(left));
+}
+inline void store_masked(float* p, int64_t left, __m256 v) {
+  if (left >= 8) return _mm256_storeu_ps(p, v);
+  _mm256_maskstore_ps(p, lane_mask(left), v);
+}
+
+void swiglu(const float* g, const float* u, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256 x = load_masked(g + i, n - i);
+    const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, ggml_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    store_masked(out + i, n - i, _mm256_mul_ps(s, load_masked(u + i, n - i)));
+  }
+}
+
+inline __m256 load_kv8(const void* p, bool f16, int64_t i) {
+  return f16 ? load_f16x8(static_cast<const uint16_t*>(p) + i) : _mm256_loadu_ps(static_cast<const float*>(p) + i);
+}
+inline float kv1(const void* p, bool f16, int64_t i) {
+  return f16 ? fp16(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+float attn_dot(const float* q, const void* k, bool k_f16, int64_t n) {
+  __m256 lo[4], hi[4];
+  for (int j = 0; j < 4; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
+  const int64_t np = n & ~int64_t(63);
+  for (int64_t i = 0; i < np; i += 64)
+    for (int j = 0; j < 4; ++j) {
+      const int64_t e = i + 16 * j;
+      lo[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), load_kv8(k, k_f16, e), lo[j]);
+      hi[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + e + 8), load_kv8(k, k_f16, e + 8), hi[j]);
+    }
+  lo[0] = _mm256_add_ps(lo[0], lo[2]);
+  hi[0] = _mm256_add_ps(hi[0], hi[2]);
+  lo[1] = _mm256_add_ps(lo[1], lo[3]);
+  hi[1] = _mm256_add_ps(hi[1], hi[3]);
+  lo[0] = _mm256_add_ps(lo[0], lo[1]);
+  hi[0] = _mm256_add_ps(hi[0], hi[1]);
+  float sum = hsum(_mm256_add_ps(hi[0], lo[0]));
+  for (int64_t i = np; i < n; ++i) sum = __builtin_fmaf(q[i], kv1(k, k_f16, i), sum);
+  return sum;
+}
+
+double exp_sum(const float* x, float* out, int64_t n, float max) {
+  const __m256 m = _mm256_set1_ps(max);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t left = n - i;
+    const __m256 lo = _mm256_and_ps(ggml_exp8(_mm256_sub_ps(load_masked(x + i, left), m)),
+                                    _mm256_castsi256_ps(lane_mask(left)));
+    __m256 hi = _mm256_setzero_ps();
+    store_masked(out + i, left, lo);
+    if (left > 8) {
+      hi = _mm256_and_ps(ggml_exp8(_mm256_sub_ps(load_masked(x + i + 8, left - 8), m)),
+                         _mm256_castsi256_ps(lane_mask(left - 8)));
+      store_masked(out + i + 8, left - 8, hi);
+    }
+    sum += double(hsum(_mm256_add_ps(hi, lo)));
+  }
+  return sum;
+}
+
+void attn_accumulate(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first, int64_t last,
+                     int hd, float* out) {
+  constexpr int kMaxHd = 512;
+  if (hd % 8 != 0 || hd > kMaxHd) {  // not met by any model we run; keep the order anyway
+    for (int d = 0; d < hd; ++d) {
+      float lanes[16] = {};
+      for (int64_t j = first; j <= last; ++j)
+        lanes[j % 16] = __builtin_fmaf(kv1(v, v_f16, j * stride + d), p[j], lanes[j % 16]);
+      __m256 lo = _mm256_loadu_ps(lanes), hi = _mm256_loadu_ps(lanes + 8);
+      out[d] = hsum(_mm256_add_ps(hi, lo));
+    }
+    return;
+  }
+  alignas(32) float acc[16][kMaxHd];
+  for (int l = 0; l < 16; ++l)
+    for (int d = 0; d < hd; d += 8) _mm256_store_ps(&acc[l][d], _mm256_setzero_ps());
+  for (int64_t j = first; j <= last; ++j) {
+    float* a = acc[j % 16];
+    const __m256 pj = _mm256_set1_ps(p[j]);
+    for (int d = 0; d < hd; d += 8)
+      _mm256_store_ps(a + d, _mm256_fmadd_ps(load_kv8(v, v_f16, j * stride + d), pj, _mm256_load_ps(a + d)));
+  }
+  // the 16-lane tree, lane-wise over d: (l + 8), then (l + 4), then (0 + 2) + (1 + 3)
+  for (int d = 0; d < hd; d += 8) {
+    __m256 t8[8], t4[4];
+    for (int l = 0; l < 8; ++l) t8[l] = _mm256_add_ps(_mm256_load_ps(&acc[l + 8][d]), _mm256_load_ps(&acc[l][d]));
+    for (int l = 0; l < 4; ++l) t4[l] = _mm256_add_ps(t8[l + 4], t8[l]);
+    _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(t4[0], t4[2]), _mm256_add_ps(t4[1], t4[3])));
+  }
+}
+
+// ggml-cpu x86 quantize_row_q8_0/q8_1 semantics (quants_ref.cpp, *_act): amax, d = amax/127,
+// id = 127/amax, round half to even. Returns the 32 values as int32 in 4 registers.
+inline float quantize_block(const float* x, __m256i q[4]) {
+  __m256 v[4];
+  __m256 amax = _mm256_setzero_ps();
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm256_loadu_ps(x + 8 * i);
+    amax = _mm256_max_ps(amax, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v[i]));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(amax, 1), _mm256_castps256_ps128(amax));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float mx = _mm_cvtss_f32(m4);
+  const __m256 id = _mm256_set1_ps(mx != 0.0f ? 127.0f / mx : 0.0f);
+  for (int i = 0; i < 4; ++i)
+    q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  return mx / 127.0f;
+}
+inline void pack_block(const __m256i q[4], int8_t* out) {
+  const __m256i a = _mm256_packs_epi32(q[0], q[1]);
+  const __m256i b = _mm256_packs_epi32(q[2], q[3]);
+  const __m256i c = _mm256_packs_epi16(a, b);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                      _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+inline uint16_t to_fp16(float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+
+void quantize_q8_0_act(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<BlockQ8_0*>(vy);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    __m256i q[4];
+    const float d = quantize_block(x + b * kQK, q);
+    y[b].d = to_fp16(d);
+    pack_block(q, y[b].qs);
+  }
+}
+
+void quantize_q8_1_act(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<BlockQ8_1*>(vy);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    __m256i q[4];
+    const float d = quantize_block(x + b * kQK, q);
+    const __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+    y[b].d = to_fp16(d);
+    y[b].s = to_fp16(d * float(_mm_cvtsi128_si32(s4)));
+    pack_block(q, y[b].qs);
+  }
+}
+
 }  // namespace
 
 SimdKernels simd_kernels_avx2() {
@@ -275,9 +441,15 @@ SimdKernels simd_kernels_avx2() {
   k.f32 = dot_f32;
   k.f16_f32 = dot_f16_f32;
   k.bf16 = dot_bf16;
-  k.rms_norm = rms_norm;
+  // rms_norm: the scalar reference is ggml's order (double sum) and cheap; no SIMD variant.
   k.softmax = softmax;
   k.silu = silu;
+  k.q8_0_act = quantize_q8_0_act;
+  k.q8_1_act = quantize_q8_1_act;
+  k.swiglu = swiglu;
+  k.attn_dot = attn_dot;
+  k.exp_sum = exp_sum;
+  k.attn_accumulate = attn_accumulate;
   return k;
 }
 

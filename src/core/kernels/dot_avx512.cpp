@@ -47,24 +47,20 @@ inline __m256i dot_s8_s8(__m256i x, __m256i y) {
 }
 inline __m256i dot_u8_s8(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 
-// Generic block loop, two independent accumulators. weights(b) gives block b's 32 weight values in
-// element order, acts(b) the activation's, scale(b) d_x*d_y, product the int32 lane sums, extra(b)
-// an additive float term (the min term of the _1 types).
+// Generic block loop in llama.cpp's order (ggml-cpu x86 ggml_vec_dot_*: its AVX2 code, which is
+// also what it runs on AVX-512 CPUs): one 8-lane accumulator, acc += (d_x*d_y) * lane sums per
+// block, the min terms summed one by one, hsum at the end. Same bits as our AVX2 kernels.
+// weights(b) gives block b's 32 weight values in element order, acts(b) the activation's, scale(b)
+// d_x*d_y, product the int32 lane sums, extra(b) an additive float term (the _1 types' min term).
 template <typename Weights, typename Acts, typename Scale, typename Product, typename Extra>
 inline float dot_blocks(int64_t nb, Weights weights, Acts acts, Scale scale, Product product, Extra extra) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   float extra_sum = 0.0f;
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(product(weights(b), acts(b))), _mm256_set1_ps(scale(b)), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(product(weights(b + 1), acts(b + 1))), _mm256_set1_ps(scale(b + 1)), acc1);
-    extra_sum += extra(b) + extra(b + 1);
-  }
-  if (b < nb) {
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(product(weights(b), acts(b))), _mm256_set1_ps(scale(b)), acc0);
+  for (int64_t b = 0; b < nb; ++b) {
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(product(weights(b), acts(b))), _mm256_set1_ps(scale(b)), acc);
     extra_sum += extra(b);
   }
-  return hsum(_mm256_add_ps(acc0, acc1)) + extra_sum;
+  return hsum(acc) + extra_sum;
 }
 
 inline float no_extra(int64_t) { return 0.0f; }
@@ -196,22 +192,6 @@ float dot_bf16_widen(int64_t n, const void* vx, const void* vy) {
   return _mm512_reduce_add_ps(acc);
 }
 
-void rms_norm(const float* x, const float* w, float* out, int64_t n, float eps) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t i = 0; i < n; i += 16) {
-    const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
-    acc = _mm512_fmadd_ps(v, v, acc);
-  }
-  const float scale = 1.0f / __builtin_sqrtf(_mm512_reduce_add_ps(acc) / float(n) + eps);
-  const __m512 s = _mm512_set1_ps(scale);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s);
-    if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
-    _mm512_mask_storeu_ps(out + i, m, v);
-  }
-}
-
 // 16-lane exp, same method as exp8 in dot_avx2.cpp: Cody-Waite reduction, Taylor series to r^7,
 // 2^k via vscalefps. Below -87.3 returns 0.
 inline __m512 exp16(__m512 x) {
@@ -264,6 +244,141 @@ void silu(const float* x, float* out, int64_t n) {
   }
 }
 
+
+// ---- llama.cpp-order kernels (OpsTable in kernel_table.h; references in ops_ref.cpp). These are
+// ggml-cpu's own 16-lane structure, so no emulation is needed here.
+
+// ggml_v_expf, AVX-512 form (constants from ggml-cpu/vec.h).
+inline __m512 ggml_exp16(__m512 x) {
+  const __m512 r = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+  const __m512 n = _mm512_sub_ps(z, r);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  const __m512 res = _mm512_scalef_ps(j, n);
+  if (!big) return res;
+  const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ),
+                                          _mm512_set1_ps(__builtin_inff()), _mm512_setzero_ps());
+  return _mm512_mask_blend_ps(big, res, alt);
+}
+
+void swiglu(const float* g, const float* u, float* out, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, ggml_exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
+  }
+}
+
+inline __m512 load_kv16(const void* p, bool f16, int64_t i) {
+  return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i)))
+             : _mm512_loadu_ps(static_cast<const float*>(p) + i);
+}
+inline float kv1(const void* p, bool f16, int64_t i) {
+  return f16 ? fp16(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+float attn_dot(const float* q, const void* k, bool k_f16, int64_t n) {
+  __m512 acc[4];
+  for (int j = 0; j < 4; ++j) acc[j] = _mm512_setzero_ps();
+  const int64_t np = n & ~int64_t(63);
+  for (int64_t i = 0; i < np; i += 64)
+    for (int j = 0; j < 4; ++j)
+      acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16 * j), load_kv16(k, k_f16, i + 16 * j), acc[j]);
+  acc[0] = _mm512_add_ps(acc[0], acc[2]);
+  acc[1] = _mm512_add_ps(acc[1], acc[3]);
+  acc[0] = _mm512_add_ps(acc[0], acc[1]);
+  float sum = _mm512_reduce_add_ps(acc[0]);
+  for (int64_t i = np; i < n; ++i) sum = __builtin_fmaf(q[i], kv1(k, k_f16, i), sum);
+  return sum;
+}
+
+double exp_sum(const float* x, float* out, int64_t n, float max) {
+  const __m512 m = _mm512_set1_ps(max);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    const __m512 e = _mm512_maskz_mov_ps(k, ggml_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m)));
+    _mm512_mask_storeu_ps(out + i, k, e);
+    sum += double(_mm512_reduce_add_ps(e));
+  }
+  return sum;
+}
+
+void attn_accumulate(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first, int64_t last,
+                     int hd, float* out) {
+  constexpr int kMaxHd = 512;
+  if (hd % 16 != 0 || hd > kMaxHd) {
+    for (int d = 0; d < hd; ++d) {
+      float lanes[16] = {};
+      for (int64_t j = first; j <= last; ++j)
+        lanes[j % 16] = __builtin_fmaf(kv1(v, v_f16, j * stride + d), p[j], lanes[j % 16]);
+      out[d] = _mm512_reduce_add_ps(_mm512_loadu_ps(lanes));
+    }
+    return;
+  }
+  alignas(64) float acc[16][kMaxHd];
+  for (int l = 0; l < 16; ++l)
+    for (int d = 0; d < hd; d += 16) _mm512_store_ps(&acc[l][d], _mm512_setzero_ps());
+  for (int64_t j = first; j <= last; ++j) {
+    float* a = acc[j % 16];
+    const __m512 pj = _mm512_set1_ps(p[j]);
+    for (int d = 0; d < hd; d += 16)
+      _mm512_store_ps(a + d, _mm512_fmadd_ps(load_kv16(v, v_f16, j * stride + d), pj, _mm512_load_ps(a + d)));
+  }
+  // _mm512_reduce_add_ps's tree, lane-wise over d: (l + 8), then (l + 4), then (0 + 2) + (1 + 3)
+  for (int d = 0; d < hd; d += 16) {
+    __m512 t8[8], t4[4];
+    for (int l = 0; l < 8; ++l) t8[l] = _mm512_add_ps(_mm512_load_ps(&acc[l + 8][d]), _mm512_load_ps(&acc[l][d]));
+    for (int l = 0; l < 4; ++l) t4[l] = _mm512_add_ps(t8[l + 4], t8[l]);
+    _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t4[0], t4[2]), _mm512_add_ps(t4[1], t4[3])));
+  }
+}
+
+// ggml-cpu x86 quantize_row_q8_0/q8_1 semantics (quants_ref.cpp, *_act), 16 lanes at a time.
+inline float quantize_block(const float* x, __m512i q[2]) {
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const float mx = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+  const __m512 id = _mm512_set1_ps(mx != 0.0f ? 127.0f / mx : 0.0f);
+  q[0] = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  q[1] = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return mx / 127.0f;
+}
+inline void pack_block(const __m512i q[2], int8_t* out) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtsepi32_epi8(q[0]));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm512_cvtsepi32_epi8(q[1]));
+}
+inline uint16_t to_fp16(float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+
+void quantize_q8_0_act(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<BlockQ8_0*>(vy);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    __m512i q[2];
+    const float d = quantize_block(x + b * kQK, q);
+    y[b].d = to_fp16(d);
+    pack_block(q, y[b].qs);
+  }
+}
+
+void quantize_q8_1_act(const float* x, void* vy, int64_t n) {
+  auto* y = static_cast<BlockQ8_1*>(vy);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    __m512i q[2];
+    const float d = quantize_block(x + b * kQK, q);
+    y[b].d = to_fp16(d);
+    y[b].s = to_fp16(d * float(_mm512_reduce_add_epi32(_mm512_add_epi32(q[0], q[1]))));
+    pack_block(q, y[b].qs);
+  }
+}
+
 }  // namespace
 
 SimdKernels simd_kernels_avx512(bool with_bf16) {
@@ -276,9 +391,14 @@ SimdKernels simd_kernels_avx512(bool with_bf16) {
   k.f32 = dot_f32;
   k.f16_f32 = dot_f16_f32;
   k.bf16 = with_bf16 ? dot_bf16_vdpbf16ps : dot_bf16_widen;
-  k.rms_norm = rms_norm;
   k.softmax = softmax;
   k.silu = silu;
+  k.q8_0_act = quantize_q8_0_act;
+  k.q8_1_act = quantize_q8_1_act;
+  k.swiglu = swiglu;
+  k.attn_dot = attn_dot;
+  k.exp_sum = exp_sum;
+  k.attn_accumulate = attn_accumulate;
   return k;
 }
 

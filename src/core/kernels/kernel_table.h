@@ -34,6 +34,9 @@ struct TypeTraits {
   uint32_t type_size = 0;
   ToFloatFn to_float = nullptr;
   FromFloatFn from_float_ref = nullptr;  // reference quantizer, bit-exact with llama.cpp's *_ref
+  // Quantizer for activations (matmul inputs): llama.cpp's ggml-cpu x86 quantize_row_q8_0/q8_1,
+  // which differs from its *_ref in the last bit (127/amax, round-half-even). nullptr: from_float_ref.
+  FromFloatFn from_float = nullptr;
   VecDotFn vec_dot = nullptr;            // nullptr for activation-only types (Q8_1)
   GgmlType vec_dot_type = GgmlType::F32;
   QuantizeRowsFn quantize_rows = nullptr;  // nullptr: from_float_ref row by row, no importance weights
@@ -52,6 +55,26 @@ struct OpsTable {
   void (*silu)(const float* x, float* out, int64_t n) = nullptr;
   // tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
   void (*gelu_tanh)(const float* x, float* out, int64_t n) = nullptr;
+
+  // The LLM forward pass in ggml-cpu's arithmetic order (what llama.cpp computes on an AVX-512 CPU),
+  // so that our logits follow llama.cpp's through 8-bit activation rounding. "Lanes" below are the
+  // 16 float lanes of a 512-bit register; every ISA emulates them exactly (ops_ref.cpp spells the
+  // order out), so scalar, AVX2 and AVX-512 give bit-identical results.
+  // out = silu(g) * u, silu(x) = x / (1 + exp(-x)) with ggml's vector expf (ggml_v_expf, AVX-512 form).
+  void (*swiglu)(const float* g, const float* u, float* out, int64_t n) = nullptr;
+  // q . k over n values as ggml_vec_dot_f32: 4 x 16-lane FMA accumulators over steps of 64, folded
+  // (0+2, 1+3, 0+1), then the 16-lane tree; a tail of n % 64 added one by one with FMA. k is f32, or f16 when
+  // k_f16 (q then holds values already rounded to f16, as ggml converts q to K's type).
+  float (*attn_dot)(const float* q, const void* k, bool k_f16, int64_t n) = nullptr;
+  // out[i] = exp(x[i] - max) (ggml_v_expf) for i < n, returning the sum as ggml_vec_soft_max_f32:
+  // per chunk of 16 the lane tree, added in double. The last chunk's missing lanes count as 0
+  // (as llama.cpp's -inf masked scores).
+  double (*exp_sum)(const float* x, float* out, int64_t n, float max) = nullptr;
+  // out[d] = sum over j in [first, last] of p[j] * v[j * stride + d], d < hd, in llamafile sgemm's
+  // order: 16 lanes, lane j % 16 accumulating positions j = lane, lane + 16, ... by FMA, then the
+  // lane tree. v is f32, or f16 when v_f16 (p then holds values rounded to f16).
+  void (*attn_accumulate)(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first,
+                          int64_t last, int hd, float* out) = nullptr;
 };
 
 // One slot per ggml type id (ids are small and dense, see ggml_types.h).

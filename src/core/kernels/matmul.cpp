@@ -21,8 +21,9 @@ void matmul(KernelContext& ctx, GgmlType wtype, const void* w, int64_t rows, int
   const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
   if (wt.vec_dot_type != GgmlType::F32) {
     uint8_t* q = ctx.scratch(a_row * size_t(n));
+    const FromFloatFn quantize = at.from_float ? at.from_float : at.from_float_ref;
     ctx.pool().parallel_for(n, [&](int64_t b, int64_t e, int) {
-      for (int64_t j = b; j < e; ++j) at.from_float_ref(x + j * cols, q + size_t(j) * a_row, cols);
+      for (int64_t j = b; j < e; ++j) quantize(x + j * cols, q + size_t(j) * a_row, cols);
     });
     act = q;
   }

@@ -1,15 +1,20 @@
 // Scalar reference element-wise ops (signatures and formulas in kernel_table.h, OpsTable).
 #include <cmath>
+#include <cstring>
 
+#include "core/base/half.h"
 #include "core/kernels/kernel_table.h"
 #include "core/kernels/ops_ref.h"
 
 namespace pj {
 
 void rms_norm_ref(const float* x, const float* w, float* out, int64_t n, float eps) {
-  double ss = 0.0;  // double: the reference should not depend on summation order
-  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
-  const float scale = float(1.0 / std::sqrt(ss / double(n) + eps));
+  // ggml's order (ggml_compute_forward_rms_norm_f32): float squares summed in double, the mean
+  // rounded to float, the scale in float. Every ISA uses this function: it is cheap next to a matmul.
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i] * x[i]);
+  const float mean = float(ss / double(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
 }
 
@@ -48,12 +53,90 @@ void gelu_tanh_ref(const float* x, float* out, int64_t n) {
   }
 }
 
+float ggml_expf_ref(float x) {
+  // ggml_v_expf (ggml-cpu/vec.h, AVX-512 form; constants from there, after ARM's optimized-routines
+  // expf): x = n ln2 + b, exp(b) by a degree-5 polynomial, then scaled by 2^n (vscalefps).
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  if (std::isnan(n)) return n;
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                    std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(j, int(n));
+}
+
+float lane_tree_ref(const float* a) {
+  // _mm512_reduce_add_ps: halves added (8), halves again (4), then (0+2) + (1+3).
+  float t8[8], t4[4];
+  for (int i = 0; i < 8; ++i) t8[i] = a[i + 8] + a[i];
+  for (int i = 0; i < 4; ++i) t4[i] = t8[i + 4] + t8[i];
+  return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}
+
+void swiglu_ref(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.0f + ggml_expf_ref(0.0f - g[i])) * u[i];
+}
+
+namespace {
+inline float kv_value(const void* p, bool f16, int64_t i) {
+  return f16 ? fp16_to_f32(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+}  // namespace
+
+float attn_dot_ref(const float* q, const void* k, bool k_f16, int64_t n) {
+  float acc[4][16] = {};
+  const int64_t np = n & ~int64_t(63);
+  for (int64_t i = 0; i < np; i += 64)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < 16; ++l) {
+        const int64_t e = i + 16 * j + l;
+        acc[j][l] = std::fma(q[e], kv_value(k, k_f16, e), acc[j][l]);
+      }
+  for (int l = 0; l < 16; ++l) {
+    acc[0][l] += acc[2][l];
+    acc[1][l] += acc[3][l];
+    acc[0][l] += acc[1][l];
+  }
+  float sum = lane_tree_ref(acc[0]);
+  // fused: ggml-cpu is built with FMA and GCC contracts its `sumf += x[i]*y[i]`
+  for (int64_t i = np; i < n; ++i) sum = std::fma(q[i], kv_value(k, k_f16, i), sum);
+  return sum;
+}
+
+double exp_sum_ref(const float* x, float* out, int64_t n, float max) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    float lanes[16] = {};
+    for (int l = 0; l < 16 && i + l < n; ++l) lanes[l] = out[i + l] = ggml_expf_ref(x[i + l] - max);
+    sum += double(lane_tree_ref(lanes));
+  }
+  return sum;
+}
+
+void attn_accumulate_ref(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first,
+                         int64_t last, int hd, float* out) {
+  for (int d = 0; d < hd; ++d) {
+    float lanes[16] = {};
+    for (int64_t j = first; j <= last; ++j)
+      lanes[j % 16] = std::fma(kv_value(v, v_f16, j * stride + d), p[j], lanes[j % 16]);
+    out[d] = lane_tree_ref(lanes);
+  }
+}
+
 void install_ops_scalar(OpsTable& ops) {
   ops.rms_norm = rms_norm_ref;
   ops.layer_norm = layer_norm_ref;
   ops.softmax = softmax_ref;
   ops.silu = silu_ref;
   ops.gelu_tanh = gelu_tanh_ref;
+  ops.swiglu = swiglu_ref;
+  ops.attn_dot = attn_dot_ref;
+  ops.exp_sum = exp_sum_ref;
+  ops.attn_accumulate = attn_accumulate_ref;
 }
 
 }  // namespace pj

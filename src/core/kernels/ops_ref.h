@@ -10,5 +10,13 @@ void layer_norm_ref(const float* x, const float* w, const float* b, float* out, 
 void softmax_ref(const float* x, float* out, int64_t n);
 void silu_ref(const float* x, float* out, int64_t n);
 void gelu_tanh_ref(const float* x, float* out, int64_t n);
+// The ggml-order kernels of OpsTable (kernel_table.h) and their pieces.
+float ggml_expf_ref(float x);
+float lane_tree_ref(const float* a16);
+void swiglu_ref(const float* g, const float* u, float* out, int64_t n);
+float attn_dot_ref(const float* q, const void* k, bool k_f16, int64_t n);
+double exp_sum_ref(const float* x, float* out, int64_t n, float max);
+void attn_accumulate_ref(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first,
+                         int64_t last, int hd, float* out);
 
 }  // namespace pj

@@ -145,6 +145,35 @@ void quantize_row_q8_1_ref(const float* x, BlockQ8_1* y, int64_t n) {
   }
 }
 
+// ggml-cpu's x86 quantize_row_q8_0/q8_1 (arch/x86/quants.c), which llama.cpp runs on activations:
+// id = 127/amax rather than 1/d, and _mm256_round_ps rounds half to even.
+void quantize_row_q8_0_act(const float* x, BlockQ8_0* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK; ++b, x += kQK) {
+    float amax = 0.0f;
+    for (int j = 0; j < kQK; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    y[b].d = f32_to_fp16(d);
+    for (int j = 0; j < kQK; ++j) y[b].qs[j] = int8_t(std::nearbyint(x[j] * id));
+  }
+}
+
+void quantize_row_q8_1_act(const float* x, BlockQ8_1* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK; ++b, x += kQK) {
+    float amax = 0.0f;
+    for (int j = 0; j < kQK; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < kQK; ++j) {
+      y[b].qs[j] = int8_t(std::nearbyint(x[j] * id));
+      sum += y[b].qs[j];
+    }
+    y[b].d = f32_to_fp16(d);
+    y[b].s = f32_to_fp16(d * float(sum));
+  }
+}
+
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK; ++b, y += kQK) {
     const float d = fp16_to_f32(x[b].d);
@@ -351,6 +380,8 @@ void install_scalar(KernelTable& t) {
   // Q8_1 is an activation type only: llama.cpp has no Q8_1 x Q8_1 dot either.
   set(t, T::Q8_1, to_float_erased<BlockQ8_1, dequantize_row_q8_1>,
       from_float_erased<BlockQ8_1, quantize_row_q8_1_ref>, nullptr, T::Q8_1);
+  t.types[size_t(T::Q8_0)].from_float = from_float_erased<BlockQ8_0, quantize_row_q8_0_act>;
+  t.types[size_t(T::Q8_1)].from_float = from_float_erased<BlockQ8_1, quantize_row_q8_1_act>;
   install_iquants_scalar(t);  // IQ, ternary and MXFP4 types (iquants_quantize.cpp)
   install_kquants_scalar(t);  // K-quants, Q8_K, importance-weighted legacy quantizers (kquants_ref.cpp)
   install_ops_scalar(t.ops);

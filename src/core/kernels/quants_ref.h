@@ -16,6 +16,10 @@ void quantize_row_q5_0_ref(const float* x, BlockQ5_0* y, int64_t n);
 void quantize_row_q5_1_ref(const float* x, BlockQ5_1* y, int64_t n);
 void quantize_row_q8_0_ref(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_row_q8_1_ref(const float* x, BlockQ8_1* y, int64_t n);
+// Activation quantizers as ggml-cpu's x86 quantize_row_q8_0/q8_1 (127/amax, round half to even);
+// they differ from the *_ref ones in the last bit of some values. Matmul inputs go through these.
+void quantize_row_q8_0_act(const float* x, BlockQ8_0* y, int64_t n);
+void quantize_row_q8_1_act(const float* x, BlockQ8_1* y, int64_t n);
 
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t n);
 void dequantize_row_q4_1(const BlockQ4_1* x, float* y, int64_t n);

@@ -18,6 +18,14 @@ struct SimdKernels {
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps);
   void (*softmax)(const float* x, float* out, int64_t n);
   void (*silu)(const float* x, float* out, int64_t n);
+  // Activation quantizers (TypeTraits::from_float) and the ggml-order ops (OpsTable, kernel_table.h).
+  void (*q8_0_act)(const float* x, void* y, int64_t n);
+  void (*q8_1_act)(const float* x, void* y, int64_t n);
+  void (*swiglu)(const float* g, const float* u, float* out, int64_t n);
+  float (*attn_dot)(const float* q, const void* k, bool k_f16, int64_t n);
+  double (*exp_sum)(const float* x, float* out, int64_t n, float max);
+  void (*attn_accumulate)(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first,
+                          int64_t last, int hd, float* out);
 };
 
 SimdKernels simd_kernels_avx2();

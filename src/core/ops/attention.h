@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "core/kernels/kernel_table.h"
+
 namespace pj::ops {
 
 enum class KvType { f32, f16 };
@@ -26,8 +28,15 @@ struct KvView {
 
 // q:   [n_tokens, n_head, head_dim], token t at position pos0 + t (its keys must already be cached)
 // out: [n_tokens, n_head, head_dim]
-// scratch: at least pos0 + n_tokens floats (scores of one query)
-void attention_heads(const AttentionParams& p, const float* q, int n_tokens, int64_t pos0,
-                     const KvView& kv, float* out, int head_begin, int head_end, float* scratch);
+// scratch: at least attention_scratch_floats(pos0 + n_tokens, head_dim) floats
+//
+// The arithmetic is llama.cpp's (no flash attention): scores q.k as ggml_vec_dot_f32, times scale,
+// softmax with ggml's expf and double sum, then the V sum in llamafile sgemm's order; with an F16
+// cache q and the probabilities are rounded to f16 first, as ggml converts them to the cache type.
+// The kernels come from `ops` (kernel_table.h), so every ISA gives the same bits.
+void attention_heads(const OpsTable& ops, const AttentionParams& p, const float* q, int n_tokens,
+                     int64_t pos0, const KvView& kv, float* out, int head_begin, int head_end,
+                     float* scratch);
+int64_t attention_scratch_floats(int64_t n_pos, int head_dim);
 
 }  // namespace pj::ops

@@ -99,10 +99,10 @@ void LlmSession::attention_layer(int64_t il, int64_t n) {
   ap.window = swa ? int(h.sliding_window) : 0;
   ops::KvView kv{kc, vc, opts_.kv_type, KV};
   const int64_t n_threads = ctx_.pool().size();
-  scratch_.resize(size_t(n_threads) * size_t(n_past_ + n));
-  const int64_t span = n_past_ + n;
+  const int64_t span = ops::attention_scratch_floats(n_past_ + n, int(D));
+  scratch_.resize(size_t(n_threads) * size_t(span));
   ctx_.pool().parallel_for(h.n_head, [&](int64_t b, int64_t e, int tid) {
-    ops::attention_heads(ap, q_.data(), int(n), n_past_, kv, att_.data(), int(b), int(e),
+    ops::attention_heads(ctx_.ops(), ap, q_.data(), int(n), n_past_, kv, att_.data(), int(b), int(e),
                          scratch_.data() + size_t(tid) * size_t(span));
   });
   matmul(L.wo, att_.data(), n, o_.data());
@@ -149,11 +149,12 @@ std::span<const float> LlmSession::decode(std::span<const int32_t> tokens, bool 
     rms_norm_rows(x_.data(), L.ffn_norm, h_.data(), n, E);
     matmul(L.ffn_gate, h_.data(), n, gate_.data());
     matmul(L.ffn_up, h_.data(), n, up_.data());
-    if (h.act == Activation::silu)
-      ctx_.ops().silu(gate_.data(), gate_.data(), n * F);
-    else
+    if (h.act == Activation::silu) {
+      ctx_.ops().swiglu(gate_.data(), up_.data(), gate_.data(), n * F);  // llama.cpp's fused op
+    } else {
       ctx_.ops().gelu_tanh(gate_.data(), gate_.data(), n * F);
-    for (int64_t i = 0; i < n * F; ++i) gate_[size_t(i)] *= up_[size_t(i)];
+      for (int64_t i = 0; i < n * F; ++i) gate_[size_t(i)] *= up_[size_t(i)];
+    }
     matmul(L.ffn_down, gate_.data(), n, o_.data());
     if (L.post_ffw_norm) rms_norm_rows(o_.data(), L.post_ffw_norm, o_.data(), n, E);
     for (int64_t i = 0; i < n * E; ++i) x_[size_t(i)] += o_[size_t(i)];
