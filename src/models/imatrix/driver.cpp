@@ -32,7 +32,7 @@ ImatrixResult compute_imatrix(const llm::LlmModel& model, const tok::Tokenizer& 
   const int64_t V = model.hparams().n_vocab;
   Progress progress("imatrix", plan.n_chunk, plan.n_ctx, r.progress);
   run_chunks(
-      model, kctx, plan, r.compute_ppl,
+      model, kctx, plan, r.compute_ppl || r.process_output,  // llama.cpp outputs every row
       [&](std::string_view w, const float* x, int64_t n, int64_t k) { c.observe(w, x, n, k); },
       [&](int64_t, const std::vector<int32_t>& toks, const float* logits) {
         if (logits) ppl.add_chunk(logits, toks, V);
