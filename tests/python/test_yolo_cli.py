@@ -105,3 +105,49 @@ def test_bad_input(tmp_path):
     assert r.returncode == 1 and "missing.jpg" in r.stderr
     r = run("detect", IMAGES / "dog.jpg", check=False)  # no model
     assert r.returncode == 1 and "model" in r.stderr
+
+
+def test_server_detect_route(ref):
+    """POST /v1/images/detect (pajamas serve --vision-model <yolo .safetensors>) returns what the CLI returns."""
+    import base64
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def post(body):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/images/detect", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    p = subprocess.Popen([PJ_BIN, "serve", "--port", str(port), "--vision-model", str(MODEL), "-t", "2"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        img = base64.b64encode((IMAGES / "dog.jpg").read_bytes()).decode()
+        st, body = post({"model": "model.safetensors", "image": img})
+        assert st == 200, body
+        assert (body["width"], body["height"]) == (768, 576)
+        check_matches(body["data"], ref["images"]["dog.jpg"]["boxes"])
+        st, body = post({"image": img, "conf": 0.7, "max_det": 2})  # the only vision model; fewer boxes
+        assert st == 200 and 0 < len(body["data"]) <= 2 and all(d["confidence"] > 0.7 for d in body["data"])
+        st, body = post({"image": img, "conf": 2})
+        assert st == 400 and body["error"]["param"] == "conf"
+        st, body = post({"model": "nope", "image": img})
+        assert st == 404
+    finally:
+        p.terminate()
+        p.wait(timeout=10)

@@ -318,6 +318,9 @@ void Server::routes() {
   http_->Post("/v1/images/embed", wrap([this](const Request& req, Response& res) {
     send_json(res, 200, vision_->embed(parse_body(req)));
   }));
+  http_->Post("/v1/images/detect", wrap([this](const Request& req, Response& res) {
+    send_json(res, 200, vision_->detect(parse_body(req)));
+  }));
   http_->Post("/v1/embeddings", wrap([this](const Request& req, Response& res) {
     const EmbeddingRequest r = parse_embedding_request(parse_body(req));
     auto model = pool_->get(r.model);

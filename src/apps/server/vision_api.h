@@ -5,7 +5,9 @@
 //   POST /v1/images/embed     {"model", "image"?: .., "input"?: text or [texts]} (CLIP)
 //        -> {"object": "list", "model", "data": [{"object": "embedding", "index", "kind": "image"|"text",
 //                                                 "embedding": [...]}]}
-// Detection (/v1/images/detect, YOLO) plugs in here as another method using decode_image_field().
+//   POST /v1/images/detect    {"model", "image", "conf"?: 0.25, "iou"?: 0.45, "max_det"?: 300} (YOLOv8,
+//                              detect_api.cpp) -> {"object": "list", "model", "width", "height",
+//                              "data": [{"label", "class", "confidence", "box": [x1, y1, x2, y2]}...]}
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,6 +25,7 @@ class KernelContext;
 }
 namespace pj::vision {
 class VisionService;
+class YoloModel;
 }
 
 namespace pj::server {
@@ -40,12 +43,14 @@ class VisionApi {
   const std::map<std::string, std::string>& models() const { return paths_; }
   nlohmann::json classify(const nlohmann::json& body);
   nlohmann::json embed(const nlohmann::json& body);
+  nlohmann::json detect(const nlohmann::json& body);  // detect_api.cpp
 
  private:
   // The loaded model for body["model"] (or the only one); ApiError 404 if unknown.
   std::pair<std::string, vision::VisionService*> model_for(const nlohmann::json& body);
   std::map<std::string, std::string> paths_;
   std::map<std::string, std::unique_ptr<vision::VisionService>> loaded_;
+  std::map<std::string, std::shared_ptr<const vision::YoloModel>> yolo_;  // shared_ptr: deleter made in detect_api.cpp
   std::unique_ptr<KernelContext> ctx_;
   std::mutex mu_;  // one request at a time on the shared kernel context
 };
