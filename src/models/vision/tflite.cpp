@@ -150,8 +150,14 @@ TfliteModel::TfliteModel(const std::string& path) : file_(path) {
     t.shape = fb.scalars<int32_t>(tt, 0);
     t.type = fb.scalar<int8_t>(tt, 1, 0);
     t.name = fb.str(tt, 3);
-    for (int s : t.shape)
+    // Every tensor (constant or activation) is at most 2^30 elements, so sizes and allocations stay sane.
+    int64_t count = 1;
+    for (int s : t.shape) {
       if (s < 0 || s > (1 << 24)) fail("tflite: {}: tensor '{}' has dimension {}", path, t.name, s);
+      count *= s;
+      if (count > (int64_t(1) << 30)) fail("tflite: {}: tensor '{}' has more than 2^30 elements", path, t.name);
+    }
+    if (t.shape.size() > 8) fail("tflite: {}: tensor '{}' has {} dimensions", path, t.name, t.shape.size());
     const uint32_t b = fb.scalar<uint32_t>(tt, 2, 0);
     if (b >= buffers.size() && b != 0) fail("tflite: {}: tensor '{}' names buffer {} of {}", path, t.name, b,
                                             buffers.size());
