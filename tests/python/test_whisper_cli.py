@@ -139,12 +139,12 @@ def test_long_audio_seeks_with_increasing_timestamps(tmp_path):
 
 @needs_model
 def test_output_formats(tmp_path):
-    """srt/vtt/txt written into --output as FILE.<format>."""
+    """srt/vtt written into --output as FILE.<format>."""
     clip = tmp_path / "clip.wav"
     if not shutil.which("ffmpeg"):
         pytest.skip("ffmpeg tool not installed")
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(ESPEAK), "-t", "4", str(clip)], check=True)
-    for fmt in ["srt", "vtt", "txt"]:
+    for fmt in ["srt", "vtt"]:  # (txt and json are covered above; each run encodes a 30 s window)
         transcribe(clip, "-f", fmt, "-o", tmp_path, "--beam-size", "1")
         text = (tmp_path / f"clip.{fmt}").read_text()
         if fmt == "srt":

@@ -108,6 +108,25 @@ TEST_F(WhisperFixture, EncoderLogitsAndGreedy) {
   }
   EXPECT_LT(inc_err / max_abs(want_logits), 1e-5);
 
+  // A batch of sequences at different lengths in one pass equals decoding each alone.
+  {
+    whisper::DecoderCache a, b, a1, b1;
+    std::vector<float> la, lb, batch;
+    whisper::decode(ctx, m, xkv, a, ids.data(), 5, false, la);
+    whisper::decode(ctx, m, xkv, b, ids.data(), 8, false, lb);
+    a1 = a;
+    b1 = b;
+    whisper::decode(ctx, m, xkv, a, &ids[5], 1, false, la);
+    whisper::decode(ctx, m, xkv, b, &ids[8], 1, false, lb);
+    const int32_t next[2] = {ids[5], ids[8]};
+    whisper::decode_batch(ctx, m, xkv, {&a1, &b1}, next, batch);
+    ASSERT_EQ(batch.size(), 2 * la.size());
+    EXPECT_LT(max_abs_diff(batch.data(), la.data(), la.size()), 1e-4);
+    EXPECT_LT(max_abs_diff(batch.data() + la.size(), lb.data(), lb.size()), 1e-4);
+    EXPECT_EQ(a1.n, 6);
+    EXPECT_EQ(b1.n, 9);
+  }
+
   // Greedy: 12 steps after the 4 prompt tokens, plain argmax (no suppression), as the fixture made them.
   const auto greedy_f = ref_tensor(*ref_, "greedy_ids");
   std::vector<int32_t> seq(greedy_f.begin(), greedy_f.begin() + 4);

@@ -233,48 +233,55 @@ void DecoderCache::reset(const HParams& hp) {
   }
 }
 
-void decode(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache& cache, const int32_t* tokens,
-            int n, bool all_logits, std::vector<float>& logits) {
+namespace {
+
+// The decoder over rows that may belong to different sequences: row t is token tokens[t] at position
+// pos[t] of cache caches[t] (positions of one cache must be consecutive and in order). Every projection
+// runs once over all rows (one pass over the weights for a whole beam).
+void decode_rows(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache* const* caches, const int* pos,
+                 const int32_t* tokens, int n, int first_logit_row, std::vector<float>& logits) {
   const HParams& hp = m.hp;
   const int64_t d = hp.n_text_state, ctx_len = hp.n_text_ctx;
   const int n_head = hp.n_text_head, hd = int(d / n_head);
-  if (n <= 0) fail("whisper: decode: no tokens");
-  if (cache.k.size() != size_t(hp.n_text_layer) * size_t(ctx_len) * size_t(d)) cache.reset(hp);
-  if (cache.n + n > ctx_len)
-    fail("whisper: decode: {} tokens past the decoder's context of {}", cache.n + n, ctx_len);
   if (xkv.n_ctx != hp.n_audio_ctx) fail("whisper: decode: no encoder output");
-  const int pos0 = cache.n;
 
-  std::vector<float> x(size_t(n * d)), xn(size_t(n * d)), q(size_t(n * d)), att(size_t(n * d)),
-      tmp(size_t(n * d)), ff(size_t(n * hp.n_text_ffn)), row(static_cast<size_t>(d)), scores(static_cast<size_t>(ctx_len)), scratch;
+  std::vector<float> x(size_t(n * d)), xn(size_t(n * d)), q(size_t(n * d)), att(size_t(n * d)), kn(size_t(n * d)),
+      vn(size_t(n * d)), tmp(size_t(n * d)), ff(size_t(n * hp.n_text_ffn)), row(static_cast<size_t>(d)),
+      scores(static_cast<size_t>(ctx_len)), scratch;
   for (int t = 0; t < n; ++t) {
     const int32_t id = tokens[t];
     if (id < 0 || id >= hp.n_vocab) fail("whisper: decode: token id {} outside the vocabulary", id);
     ctx.dequantize_row(m.tok_emb.type,
                        static_cast<const uint8_t*>(m.tok_emb.data) + size_t(id) * ggml_row_size(m.tok_emb.type, d),
                        row.data(), d);
-    for (int64_t i = 0; i < d; ++i) x[size_t(t * d + i)] = row[size_t(i)] + m.dec_pos[size_t((pos0 + t) * d + i)];
+    for (int64_t i = 0; i < d; ++i) x[size_t(t * d + i)] = row[size_t(i)] + m.dec_pos[size_t(pos[t] * d + i)];
   }
   const float scale = 1.0f / std::sqrt(float(hd));
   const auto softmax = ctx.ops().softmax;
   for (int il = 0; il < hp.n_text_layer; ++il) {
     const DecoderLayer& l = m.dec[size_t(il)];
-    float* kc = cache.k.data() + size_t(il) * size_t(ctx_len * d);
-    float* vc = cache.v.data() + size_t(il) * size_t(ctx_len * d);
-    // causal self-attention over the cache
+    // causal self-attention over each row's cache
     layer_norm(ctx, l.attn_norm, x.data(), n, d, xn.data());
     linear(ctx, l.attn.q, xn.data(), n, q.data());
-    linear(ctx, l.attn.k, xn.data(), n, kc + pos0 * d);
-    linear(ctx, l.attn.v, xn.data(), n, vc + pos0 * d);
+    linear(ctx, l.attn.k, xn.data(), n, kn.data());
+    linear(ctx, l.attn.v, xn.data(), n, vn.data());
     for (int t = 0; t < n; ++t) {
-      const int n_kv = pos0 + t + 1;
+      float* kc = caches[t]->k.data() + size_t(il) * size_t(ctx_len * d);
+      float* vc = caches[t]->v.data() + size_t(il) * size_t(ctx_len * d);
+      std::copy_n(kn.data() + t * d, d, kc + pos[t] * d);
+      std::copy_n(vn.data() + t * d, d, vc + pos[t] * d);
+    }
+    for (int t = 0; t < n; ++t) {
+      const float* kc = caches[t]->k.data() + size_t(il) * size_t(ctx_len * d);
+      const float* vc = caches[t]->v.data() + size_t(il) * size_t(ctx_len * d);
+      const int n_kv = pos[t] + 1;
       for (int h = 0; h < n_head; ++h) {
         const float* qh = q.data() + t * d + h * hd;
         for (int j = 0; j < n_kv; ++j) {
           const float* kh = kc + j * d + h * hd;
-          float s = 0;
-          for (int i = 0; i < hd; ++i) s += qh[i] * kh[i];
-          scores[size_t(j)] = s * scale;
+          float sc = 0;
+          for (int i = 0; i < hd; ++i) sc += qh[i] * kh[i];
+          scores[size_t(j)] = sc * scale;
         }
         softmax(scores.data(), scores.data(), n_kv);
         float* o = att.data() + t * d + h * hd;
@@ -305,12 +312,44 @@ void decode(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache
     linear(ctx, l.ffn_down, ff.data(), n, tmp.data());
     for (size_t i = 0; i < x.size(); ++i) x[i] += tmp[i];
   }
-  cache.n += n;
-  const int first = all_logits ? 0 : n - 1;
-  const int rows = n - first;
-  layer_norm(ctx, m.dec_norm, x.data() + first * d, rows, d, xn.data());
+  const int rows = n - first_logit_row;
+  layer_norm(ctx, m.dec_norm, x.data() + first_logit_row * d, rows, d, xn.data());
   logits.resize(size_t(rows) * size_t(hp.n_vocab));
   matmul(ctx, m.output.type, m.output.data, hp.n_vocab, d, xn.data(), rows, logits.data());
+}
+
+}  // namespace
+
+void decode(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache& cache, const int32_t* tokens,
+            int n, bool all_logits, std::vector<float>& logits) {
+  const HParams& hp = m.hp;
+  if (n <= 0) fail("whisper: decode: no tokens");
+  if (cache.k.size() != size_t(hp.n_text_layer) * size_t(hp.n_text_ctx) * size_t(hp.n_text_state)) cache.reset(hp);
+  if (cache.n + n > hp.n_text_ctx)
+    fail("whisper: decode: {} tokens past the decoder's context of {}", cache.n + n, hp.n_text_ctx);
+  std::vector<DecoderCache*> caches(size_t(n), &cache);
+  std::vector<int> pos(static_cast<size_t>(n));
+  for (int t = 0; t < n; ++t) pos[size_t(t)] = cache.n + t;
+  decode_rows(ctx, m, xkv, caches.data(), pos.data(), tokens, n, all_logits ? 0 : n - 1, logits);
+  cache.n += n;
+}
+
+void decode_batch(KernelContext& ctx, const Model& m, const CrossKv& xkv, const std::vector<DecoderCache*>& caches,
+                  const int32_t* tokens, std::vector<float>& logits) {
+  const HParams& hp = m.hp;
+  const int n = int(caches.size());
+  if (n == 0) fail("whisper: decode: no sequences");
+  std::vector<int> pos(static_cast<size_t>(n));
+  for (int t = 0; t < n; ++t) {
+    DecoderCache& c = *caches[size_t(t)];
+    if (c.k.size() != size_t(hp.n_text_layer) * size_t(hp.n_text_ctx) * size_t(hp.n_text_state)) c.reset(hp);
+    if (c.n + 1 > hp.n_text_ctx) fail("whisper: decode: past the decoder's context of {}", hp.n_text_ctx);
+    for (int u = 0; u < t; ++u)
+      if (caches[size_t(u)] == caches[size_t(t)]) fail("whisper: decode_batch: one cache twice");
+    pos[size_t(t)] = c.n;
+  }
+  decode_rows(ctx, m, xkv, caches.data(), pos.data(), tokens, n, 0, logits);
+  for (DecoderCache* c : caches) c->n += 1;
 }
 
 }  // namespace pj::whisper

@@ -136,4 +136,9 @@ struct DecoderCache {
 void decode(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache& cache, const int32_t* tokens,
             int n, bool all_logits, std::vector<float>& logits);
 
+// One token for each of several sequences (a beam) in one pass: tokens[i] goes to caches[i] (distinct
+// caches). logits gets [n][n_vocab].
+void decode_batch(KernelContext& ctx, const Model& m, const CrossKv& xkv, const std::vector<DecoderCache*>& caches,
+                  const int32_t* tokens, std::vector<float>& logits);
+
 }  // namespace pj::whisper

@@ -69,6 +69,7 @@ Transcriber::Transcriber(KernelContext& ctx, const Model& model, const Tokenizer
   if (tok.n_vocab() != model.hp.n_vocab) fail("whisper: tokenizer and model vocabularies differ");
   // whisper's suppress_tokens="-1": the non-speech symbols plus the task/control tokens.
   suppress_ = tok.non_speech_tokens();
+  blank_ = tok.encode(" ");
   for (int32_t t : {tok.transcribe(), tok.translate(), tok.sot(), tok.sot_prev(), tok.sot_lm(), tok.no_speech()})
     suppress_.push_back(t);
   std::sort(suppress_.begin(), suppress_.end());
@@ -103,7 +104,7 @@ void Transcriber::apply_filters(std::vector<float>& logits, const std::vector<in
                                 const TranscribeOptions& opts) const {
   const int32_t eot = tok_.eot(), ts_begin = tok_.timestamp_begin(), n_vocab = int32_t(logits.size());
   if (int(seq.size()) == sample_begin) {
-    for (int32_t t : tok_.encode(" ")) logits[size_t(t)] = kNegInf;
+    for (int32_t t : blank_) logits[size_t(t)] = kNegInf;
     logits[size_t(eot)] = kNegInf;
   }
   for (int32_t t : suppress_) logits[size_t(t)] = kNegInf;
@@ -158,7 +159,7 @@ WindowResult Transcriber::decode_window(const std::vector<int32_t>& prompt, cons
   for (int32_t t : tok_.sot_sequence(language, opts.translate)) init.push_back(t);
   if (!opts.timestamps) init.push_back(tok_.no_timestamps());
   const int sample_begin = int(init.size());
-  const int sample_len = hp.n_text_ctx / 2;
+  const int sample_len = opts.sample_len > 0 ? std::min(opts.sample_len, hp.n_text_ctx / 2) : hp.n_text_ctx / 2;
   const int32_t eot = tok_.eot();
 
   WindowResult res;
@@ -228,14 +229,18 @@ WindowResult Transcriber::decode_window(const std::vector<int32_t>& prompt, cons
       beams = std::move(next);
       if (finished.size() >= max_candidates) break;
       bool full = false;
+      std::vector<DecoderCache*> caches;
+      std::vector<int32_t> last;
       for (Beam& b : beams) {
-        if (b.cache.n >= hp.n_text_ctx) {
-          full = true;
-          break;
-        }
-        decode(ctx_, m_, xkv_, b.cache, &b.seq.back(), 1, false, b.logits);
+        full = full || b.cache.n >= hp.n_text_ctx;
+        caches.push_back(&b.cache);
+        last.push_back(b.seq.back());
       }
-      if (full) break;
+      if (full || beams.empty()) break;
+      std::vector<float> all;
+      decode_batch(ctx_, m_, xkv_, caches, last.data(), all);  // the whole beam in one pass
+      for (size_t i = 0; i < beams.size(); ++i)
+        beams[i].logits.assign(all.begin() + long(i) * hp.n_vocab, all.begin() + long(i + 1) * hp.n_vocab);
     }
     for (const auto& [s, score] : finished)
       candidates.push_back({std::vector<int32_t>(s.begin() + sample_begin, s.end() - 1), score});

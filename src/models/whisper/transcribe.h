@@ -31,6 +31,7 @@ struct TranscribeOptions {
   bool timestamps = true;        // false: <|notimestamps|>, one segment per window
   float max_initial_timestamp = 1.0f;  // seconds
   uint64_t seed = 0;             // sampling at temperature > 0
+  int sample_len = 0;            // most tokens sampled per window; 0: n_text_ctx / 2 (224), as whisper
   // Called after each 30-second window with seconds done and total seconds.
   std::function<void(double done, double total)> progress;
 };
@@ -81,7 +82,7 @@ class Transcriber {
   KernelContext& ctx_;
   const Model& m_;
   const Tokenizer& tok_;
-  std::vector<int32_t> suppress_;
+  std::vector<int32_t> suppress_, blank_;
   std::vector<float> enc_;
   CrossKv xkv_;
   uint64_t rng_state_ = 0;
