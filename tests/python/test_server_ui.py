@@ -119,7 +119,7 @@ def test_models_page_placeholders_and_phone_width(server, browser, tmp_path):
     text = page.get_by_test_id("models-table").inner_text()
     assert "Q4_1" in text and "llama" in text and "qwen2" in text and "MiB" in text
     shot(page, tmp_path, "models")
-    for view, title in (("vision", "Vision"), ("quantize", "Quantize"), ("evaluate", "Evaluate")):
+    for view, title in (("quantize", "Quantize"), ("evaluate", "Evaluate")):  # vision: test_vision_ui.py
         page.click(f".nav a[data-view={view}]")
         assert page.locator("#ph-title").inner_text() == title
 

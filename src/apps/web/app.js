@@ -307,7 +307,6 @@ async function loadModels() {
 
 // ---------- views ----------
 const PLACEHOLDERS = {
-  vision: ["Vision", "Describe and classify images with vision models."],
   quantize: ["Quantize", "Shrink models to smaller number formats and compare the results."],
   evaluate: ["Evaluate", "Measure perplexity and accuracy of models side by side."],
 };
@@ -317,6 +316,7 @@ function show(view) {
   $("view-chat").classList.toggle("hidden", view !== "chat");
   $("view-models").classList.toggle("hidden", view !== "models");
   if ($("view-speech")) $("view-speech").classList.toggle("hidden", view !== "speech");  // speech.js
+  if ($("view-vision")) $("view-vision").classList.toggle("hidden", view !== "vision");  // vision.js
   const ph = PLACEHOLDERS[view];
   $("view-placeholder").classList.toggle("hidden", !ph);
   if (ph) { $("ph-title").textContent = ph[0]; $("ph-text").textContent = ph[1]; }
@@ -369,7 +369,8 @@ function init() {
   renderHistory();
   renderMessages();
   loadModels();
-  show((location.hash || "#chat").slice(1) in PLACEHOLDERS || location.hash === "#models" ? location.hash.slice(1) : "chat");
+  const start = (location.hash || "#chat").slice(1);
+  show(start in PLACEHOLDERS || ["models", "speech", "vision"].includes(start) ? start : "chat");
 }
 
 init();
