@@ -369,6 +369,7 @@ Transcript Transcriber::transcribe(const float* audio, size_t n, const Transcrib
       continue;
     }
     const std::vector<int32_t>& tokens = r.tokens;
+    const int64_t seek_before = seek;
     std::vector<Segment> current;
     auto add_segment = [&](double start, double end, std::vector<int32_t> toks) {
       Segment s;
@@ -416,6 +417,8 @@ Transcript Transcriber::transcribe(const float* audio, size_t n, const Transcrib
       add_segment(time_offset, time_offset + duration, tokens);
       seek += segment_size;
     }
+    // A window that ends on <|0.00|> would not move: never decode the same window twice.
+    if (seek <= seek_before) seek = seek_before + segment_size;
     for (Segment& s : current) {
       all_tokens.insert(all_tokens.end(), s.tokens.begin(), s.tokens.end());
       out.segments.push_back(std::move(s));
