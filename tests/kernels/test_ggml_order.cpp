@@ -157,5 +157,32 @@ TEST(GgmlOrder, ActivationQuantizersMatchScalarBitForBit) {
   EXPECT_EQ(blk.qs[1], 3);  // the reference rounds half away from zero
 }
 
+TEST(GgmlOrder, FourRowDotsEqualSingleRowDots) {
+  for (Isa isa : test::available_isas()) {
+    const KernelTable& kt = kernel_table(isa);
+    for (GgmlType wt : {GgmlType::Q4_1, GgmlType::Q8_0}) {
+      const TypeTraits& t = kt.types[size_t(wt)];
+      if (!t.vec_dot4) continue;
+      for (int64_t n : {32, 96, 576, 1536}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(ggml_type_info(wt).name) + " n=" + std::to_string(n));
+        const size_t wrow = ggml_row_size(wt, uint64_t(n));
+        std::vector<uint8_t> w(4 * wrow), a(ggml_row_size(t.vec_dot_type, uint64_t(n)));
+        for (int r = 0; r < 4; ++r) {
+          const auto x = test::normal_floats(size_t(n), uint32_t(n + r), 2.0f);
+          t.from_float_ref(x.data(), w.data() + r * wrow, n);
+        }
+        const auto xa = test::normal_floats(size_t(n), uint32_t(n + 9));
+        kt.types[size_t(t.vec_dot_type)].from_float(xa.data(), a.data(), n);
+        float four[4];
+        t.vec_dot4(n, w.data(), wrow, a.data(), four);
+        for (int r = 0; r < 4; ++r) {
+          const float one = t.vec_dot(n, w.data() + r * wrow, a.data());
+          expect_bits(&four[r], &one, 1);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pj

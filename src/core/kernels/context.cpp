@@ -64,6 +64,8 @@ void overlay(KernelTable& t, const SimdKernels& k) {
   if (k.rms_norm) t.ops.rms_norm = k.rms_norm;
   if (k.softmax) t.ops.softmax = k.softmax;
   if (k.silu) t.ops.silu = k.silu;
+  if (k.q4_1_q8_1_x4) t.types[size_t(GgmlType::Q4_1)].vec_dot4 = k.q4_1_q8_1_x4;
+  if (k.q8_0_q8_0_x4) t.types[size_t(GgmlType::Q8_0)].vec_dot4 = k.q8_0_q8_0_x4;
   if (k.q8_0_act) t.types[size_t(GgmlType::Q8_0)].from_float = k.q8_0_act;
   if (k.q8_1_act) t.types[size_t(GgmlType::Q8_1)].from_float = k.q8_1_act;
   if (k.swiglu) t.ops.swiglu = k.swiglu;

@@ -72,9 +72,44 @@ float dot_q4_1_q8_1(int64_t n, const void* vx, const void* vy) {
   for (int64_t b = 0; b < n / kQK; ++b) {
     const __m256i sum = dot_u8_s8(unpack_nibbles(x[b].qs), load32(y[b].qs));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[b].d) * fp16(y[b].d)), acc);
-    mins += fp16(x[b].m) * fp16(y[b].s);
+    mins = __builtin_fmaf(fp16(x[b].m), fp16(y[b].s), mins);  // fused, as GCC builds llama.cpp's
   }
   return hsum(acc) + mins;
+}
+
+// Four weight rows per pass over the activation; each row's arithmetic is dot_q4_1_q8_1's.
+void dot4_q4_1_q8_1(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  const auto* y = static_cast<const BlockQ8_1*>(vy);
+  const BlockQ4_1* x[4];
+  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ4_1*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  float mins[4] = {0, 0, 0, 0};
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qy = load32(y[b].qs);
+    const float dy = fp16(y[b].d), sy = fp16(y[b].s);
+    for (int r = 0; r < 4; ++r) {
+      const __m256i sum = dot_u8_s8(unpack_nibbles(x[r][b].qs), qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
+      mins[r] = __builtin_fmaf(fp16(x[r][b].m), sy, mins[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) + mins[r];
+}
+
+void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  const BlockQ8_0* x[4];
+  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qy = load32(y[b].qs);
+    const float dy = fp16(y[b].d);
+    for (int r = 0; r < 4; ++r) {
+      const __m256i sum = dot_s8_s8(load32(x[r][b].qs), qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
 }
 
 float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
@@ -438,6 +473,8 @@ SimdKernels simd_kernels_avx2() {
   k.q5_0_q8_0 = dot_q5_0_q8_0;
   k.q5_1_q8_1 = dot_q5_1_q8_1;
   k.q8_0_q8_0 = dot_q8_0_q8_0;
+  k.q4_1_q8_1_x4 = dot4_q4_1_q8_1;
+  k.q8_0_q8_0_x4 = dot4_q8_0_q8_0;
   k.f32 = dot_f32;
   k.f16_f32 = dot_f16_f32;
   k.bf16 = dot_bf16;

@@ -58,9 +58,34 @@ inline float dot_blocks(int64_t nb, Weights weights, Acts acts, Scale scale, Pro
   float extra_sum = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(product(weights(b), acts(b))), _mm256_set1_ps(scale(b)), acc);
-    extra_sum += extra(b);
+    extra_sum += extra(b);  // contracted to an FMA by GCC, as in llama.cpp's build and our AVX2
   }
   return hsum(acc) + extra_sum;
+}
+
+// Four weight rows per pass over the activation; each row's arithmetic is dot_blocks'.
+template <typename Block, typename Act, typename Weights, typename Product>
+inline void dot4_blocks(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out, Weights weights,
+                        Product product, bool with_min) {
+  const auto* y = static_cast<const Act*>(vy);
+  const Block* x[4];
+  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  float mins[4] = {0, 0, 0, 0};
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qy = load32(y[b].qs);
+    const float dy = fp16(y[b].d);
+    for (int r = 0; r < 4; ++r) {
+      const __m256i sum = product(weights(x[r][b]), qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
+    }
+    if (with_min) {
+      const float sy = fp16(reinterpret_cast<const BlockQ8_1*>(y)[b].s);
+      for (int r = 0; r < 4; ++r)
+        mins[r] = __builtin_fmaf(fp16(reinterpret_cast<const BlockQ4_1*>(x[r])[b].m), sy, mins[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) + mins[r];
 }
 
 inline float no_extra(int64_t) { return 0.0f; }
@@ -83,6 +108,16 @@ float dot_q4_1_q8_1(int64_t n, const void* vx, const void* vy) {
       [y](int64_t b) { return load32(y[b].qs); },
       [x, y](int64_t b) { return fp16(x[b].d) * fp16(y[b].d); }, dot_u8_s8,
       [x, y](int64_t b) { return fp16(x[b].m) * fp16(y[b].s); });
+}
+
+void dot4_q4_1_q8_1(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  dot4_blocks<BlockQ4_1, BlockQ8_1>(n, vx, row_bytes, vy, out, [](const BlockQ4_1& b) { return unpack_nibbles(b.qs); },
+                                    dot_u8_s8, true);
+}
+
+void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  dot4_blocks<BlockQ8_0, BlockQ8_0>(n, vx, row_bytes, vy, out, [](const BlockQ8_0& b) { return load32(b.qs); },
+                                    dot_s8_s8, false);
 }
 
 float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
@@ -388,6 +423,8 @@ SimdKernels simd_kernels_avx512(bool with_bf16) {
   k.q5_0_q8_0 = dot_q5_0_q8_0;
   k.q5_1_q8_1 = dot_q5_1_q8_1;
   k.q8_0_q8_0 = dot_q8_0_q8_0;
+  k.q4_1_q8_1_x4 = dot4_q4_1_q8_1;
+  k.q8_0_q8_0_x4 = dot4_q8_0_q8_0;
   k.f32 = dot_f32;
   k.f16_f32 = dot_f16_f32;
   k.bf16 = with_bf16 ? dot_bf16_vdpbf16ps : dot_bf16_widen;

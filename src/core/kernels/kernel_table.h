@@ -21,6 +21,9 @@ using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
 using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
 // Dot product of a row of this type (x) with a row of vec_dot_type (y).
 using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
+// Four rows of this type (x, x + row_bytes, ...) with one row of vec_dot_type: out[r] is bit-identical
+// to vec_dot(n, row r, y); one pass over y with four independent accumulators.
+using VecDot4Fn = void (*)(int64_t n, const void* x, size_t row_bytes, const void* y, float* out);
 // Quantizes nrows rows of n_per_row values as llama.cpp's quantize_<type> (what llama_model_quantize
 // runs): imatrix holds one importance weight per column (n_per_row values) or is nullptr. Returns
 // the bytes written.
@@ -38,6 +41,7 @@ struct TypeTraits {
   // which differs from its *_ref in the last bit (127/amax, round-half-even). nullptr: from_float_ref.
   FromFloatFn from_float = nullptr;
   VecDotFn vec_dot = nullptr;            // nullptr for activation-only types (Q8_1)
+  VecDot4Fn vec_dot4 = nullptr;          // optional
   GgmlType vec_dot_type = GgmlType::F32;
   QuantizeRowsFn quantize_rows = nullptr;  // nullptr: from_float_ref row by row, no importance weights
 };

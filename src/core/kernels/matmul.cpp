@@ -30,6 +30,7 @@ void matmul(KernelContext& ctx, GgmlType wtype, const void* w, int64_t rows, int
 
   const auto* wb = static_cast<const uint8_t*>(w);
   const VecDotFn dot = wt.vec_dot;
+  const VecDot4Fn dot4 = wt.vec_dot4;
   ctx.pool().parallel_for(rows, [&](int64_t begin, int64_t end, int) {
     // Tiles of rows so that a few weight rows stay in L1 while every activation vector passes.
     constexpr int64_t kTile = 4;
@@ -37,6 +38,12 @@ void matmul(KernelContext& ctx, GgmlType wtype, const void* w, int64_t rows, int
       const int64_t r1 = std::min(end, r0 + kTile);
       for (int64_t j = 0; j < n; ++j) {
         const uint8_t* a = act + size_t(j) * a_row;
+        if (dot4 && r1 - r0 == 4) {
+          float out[4];
+          dot4(cols, wb + size_t(r0) * w_row, w_row, a, out);
+          for (int r = 0; r < 4; ++r) y[j * rows + r0 + r] = out[r];
+          continue;
+        }
         for (int64_t r = r0; r < r1; ++r) y[j * rows + r] = dot(cols, wb + size_t(r) * w_row, a);
       }
     }
