@@ -14,7 +14,7 @@ APT_PACKAGES=(
   libcpp-httplib-dev chromium                        # pajamas serve; chromium: its browser tests
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev  # image decoding (src/core/image)
-  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev  # audio input (pajamas transcribe)
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev zlib1g-dev  # audio input, Whisper compression ratio
   ffmpeg                                             # the audio tests encode MP3/Opus/WebM/M4A with it
   python3 python3-venv python3-pip
 )
