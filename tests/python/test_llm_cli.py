@@ -80,8 +80,21 @@ def test_truncated_model_is_rejected_cleanly(tmp_path):
 
 
 def test_convert_refuses_unsupported_architecture(tmp_path):
-    p = run("convert", str(SHARED / "fixtures" / "vit"), "-o", str(tmp_path / "v.gguf"), check=False)
-    assert p.returncode == 1 and "not supported" in p.stderr
+    """A Hugging Face folder whose architecture we do not know (a copy of the llama fixture relabelled
+    as Falcon) is refused with the architecture's name, and no output file is left behind."""
+    import shutil
+    src = SHARED / "fixtures" / "llama"
+    folder = tmp_path / "falcon"
+    folder.mkdir()
+    for f in src.iterdir():
+        if f.name != "config.json" and f.is_file():
+            (folder / f.name).symlink_to(f)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["architectures"] = ["FalconForCausalLM"]
+    cfg["model_type"] = "falcon"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    p = run("convert", str(folder), "-o", str(tmp_path / "v.gguf"), check=False)
+    assert p.returncode == 1 and "not supported" in p.stderr and "Falcon" in p.stderr, p.stderr
     assert not (tmp_path / "v.gguf").exists()
 
 
