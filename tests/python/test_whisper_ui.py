@@ -32,7 +32,7 @@ def test_speech_panel_records_fake_microphone(tmp_path):
                                   args=["--no-sandbox", "--use-fake-ui-for-media-stream",
                                         "--use-fake-device-for-media-stream",
                                         f"--use-file-for-fake-audio-capture={wav}"])
-            ctx = b.new_context(permissions=["microphone"])
+            ctx = b.new_context(permissions=["microphone"], bypass_csp=True)  # the page forbids eval; wait_for_function needs it
             page = ctx.new_page()
             page.goto(server.base + "/#speech")
             page.get_by_test_id("speech-record").click()

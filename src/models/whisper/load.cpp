@@ -288,7 +288,17 @@ void load_ct2_folder(Model& m, const std::string& folder) {
     const size_t es = ct2_dtype_size(v.dtype);
     if (v.dtype == 0 || v.dtype == 4 || v.dtype == 5) {
       const GgmlType t = v.dtype == 0 ? GgmlType::F32 : v.dtype == 4 ? GgmlType::F16 : GgmlType::BF16;
-      tensors[canon] = RawTensor{t, v.data + size_t(row0 * row_elems) * es, shape};
+      const uint8_t* src = v.data + size_t(row0 * row_elems) * es;
+      if (reinterpret_cast<uintptr_t>(src) % 16 != 0) {
+        // model.bin packs variables without padding, so a 16-bit tensor can start at an odd address:
+        // the kernels read whole elements (and vectors), so such a tensor gets an aligned copy.
+        const size_t n_bytes = size_t(n_rows * row_elems) * es;
+        auto buf = std::make_shared<std::vector<uint64_t>>((n_bytes + 7) / 8);
+        std::memcpy(buf->data(), src, n_bytes);
+        src = reinterpret_cast<const uint8_t*>(buf->data());
+        m.storage.push_back(buf);
+      }
+      tensors[canon] = RawTensor{t, src, shape};
       return;
     }
     if (v.dtype != 1) fail("whisper: {}: '{}' has an unsupported data type", bin, name);
