@@ -15,6 +15,8 @@
 #include "models/quantize/quantize.h"
 #include "models/tokenizer/gguf_tokenizer.h"
 #include "models/tokenizer/hf_tokenizer.h"
+#include "models/whisper/model.h"
+#include "models/whisper/quantize.h"
 
 namespace pj::cli {
 namespace {
@@ -74,6 +76,24 @@ void register_quantize(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--precision", o->precision, "Seed form: file type");
   cmd->add_option("--output", o->output_dir, "Seed form: output folder");
   cmd->callback([o, &g] {
+    // Whisper (GGUF, Hugging Face or CTranslate2 folder): one type for its matrices, the rule in
+    // models/whisper/quantize.h (llama.cpp's LLM mixes do not apply).
+    const std::string in = !o->model.empty() ? o->model : o->positional.size() == 3 ? o->positional[0] : "";
+    if (!in.empty() && (whisper::is_whisper_gguf(in) || whisper::is_ct2_whisper_folder(in) || whisper::is_hf_whisper_folder(in))) {
+      std::string out, tname = !o->model.empty() ? o->precision : o->positional[2];
+      if (!o->model.empty()) {
+        if (o->precision.empty() || o->output_dir.empty()) fail("quantize: --model needs --precision TYPE and --output DIR");
+        std::filesystem::create_directories(o->output_dir);
+        std::string stem = std::filesystem::path(in).stem().string();
+        if (stem.empty()) stem = std::filesystem::path(in).parent_path().filename().string();
+        out = (std::filesystem::path(o->output_dir) / (stem + "-" + o->precision + ".gguf")).string();
+      } else {
+        out = o->positional[1];
+      }
+      const std::string line = whisper::quantize_model(in, out, whisper::parse_whisper_type(tname), o->allow_requantize);
+      if (g.verbosity >= 0) std::printf("%s\n", line.c_str());
+      return;
+    }
     quantize::Request r;
     std::string type_name, temp_input;
     if (!o->model.empty()) {

@@ -1,5 +1,5 @@
 // pajamas transcribe [-m MODEL] FILE... [--language auto|en|...] [--task transcribe|translate]
-//                    [--beam-size N] [--format txt|json|srt|vtt] [--output DIR] ...
+//                    [--beam-size N] [--format txt|json|srt|vtt] [--output DIR] [--word-timestamps] ...
 // Speech to text with Whisper. MODEL is a Whisper GGUF (pajamas convert), a Hugging Face Whisper folder
 // or a CTranslate2 folder (faster-whisper's format); without -m, $PAJAMAS_WHISPER_MODEL or the tiny.en
 // model that setup.sh installs in models/whisper-tiny.en. Audio is anything FFmpeg decodes.
@@ -28,7 +28,7 @@ struct TranscribeCliOptions {
   std::vector<std::string> files;
   int beam_size = 5, best_of = 5, threads = 0;
   float temperature = -1;  // < 0: the fallback schedule 0, 0.2 ... 1.0
-  bool no_timestamps = false, no_progress = false, no_fallback = false;
+  bool no_timestamps = false, no_progress = false, no_fallback = false, word_timestamps = false;
 };
 
 std::string resolve_whisper_model(const std::string& given) {
@@ -75,6 +75,7 @@ void run_transcribe(const TranscribeCliOptions& o) {
   to.best_of = o.best_of;
   to.initial_prompt = o.prompt;
   to.timestamps = !o.no_timestamps;
+  to.word_timestamps = o.word_timestamps;
   if (o.temperature >= 0) to.temperatures = {o.temperature};
   if (o.no_fallback) to.temperatures = {to.temperatures.front()};
 
@@ -124,6 +125,8 @@ void register_transcribe(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("-f,--format", o->format, "Output format: txt, json, srt, vtt")->capture_default_str();
   cmd->add_option("-o,--output", o->output, "Write FILE.<format> into this folder instead of printing");
   cmd->add_flag("--no-timestamps", o->no_timestamps, "Decode without timestamp tokens");
+  cmd->add_flag("--word-timestamps", o->word_timestamps,
+                "Times of each word (json: words per segment; srt: one cue per word; vtt: cue timestamps)");
   cmd->add_flag("--no-progress", o->no_progress, "No progress bar");
   cmd->add_option("-t,--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
   cmd->callback([o] { run_transcribe(*o); });

@@ -297,6 +297,10 @@ void Server::routes() {
     r.language = field("language");
     r.prompt = field("prompt");
     if (req.has_file("response_format")) r.response_format = field("response_format");
+    for (const char* k : {"timestamp_granularities[]", "timestamp_granularities"}) {  // repeated field
+      auto [b, e] = req.files.equal_range(k);
+      for (auto it = b; it != e; ++it) r.timestamp_granularities.push_back(it->second.content);
+    }
     if (req.has_file("temperature")) {
       try {
         r.temperature = std::stof(field("temperature"));

@@ -58,6 +58,13 @@ SpeechResponse SpeechApi::transcribe(const SpeechRequest& r) {
     throw bad_param("response_format", "response_format must be one of json, text, srt, vtt, verbose_json");
   if (r.audio.empty()) throw bad_param("file", "The audio file is empty or missing.");
   if (r.temperature > 1.0f) throw bad_param("temperature", "temperature must be between 0 and 1");
+  bool words = false;
+  for (const std::string& g : r.timestamp_granularities) {
+    if (g == "word") words = true;
+    else if (g != "segment") throw bad_param("timestamp_granularities", "timestamp_granularities must be segment or word");
+  }
+  if (words && r.response_format != "verbose_json")
+    throw bad_param("timestamp_granularities", "timestamp_granularities needs response_format verbose_json");
   std::vector<float> audio;
   try {
     audio = audio::decode_memory(r.audio.data(), r.audio.size(), r.filename.empty() ? "file" : r.filename);
@@ -70,6 +77,7 @@ SpeechResponse SpeechApi::transcribe(const SpeechRequest& r) {
   o.language = r.language.empty() ? "auto" : r.language;
   o.translate = r.translate;
   o.initial_prompt = r.prompt;
+  o.word_timestamps = words;
   if (r.temperature >= 0) {
     // OpenAI: temperature 0 lets the model raise it (fallback); a positive value is used as given.
     if (r.temperature > 0) o.temperatures = {r.temperature};

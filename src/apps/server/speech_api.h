@@ -1,6 +1,7 @@
 // Speech endpoint of `pajamas serve` (OpenAI's audio API):
 //   POST /v1/audio/transcriptions   multipart/form-data: file (any audio FFmpeg decodes), model,
-//        language, prompt, response_format (json | text | srt | vtt | verbose_json), temperature
+//        language, prompt, response_format (json | text | srt | vtt | verbose_json), temperature,
+//        timestamp_granularities[] (segment | word: word times, in verbose_json only, as OpenAI)
 //   POST /v1/audio/translations     the same, translated into English
 // Whisper models are given with --speech-model (GGUF, Hugging Face or CTranslate2 folders); without one
 // the default tiny.en that setup.sh installs is used. Models load on first use; one request decodes at a
@@ -26,6 +27,7 @@ struct SpeechRequest {
   std::string filename;   // for messages
   std::string model, language, prompt, response_format = "json";
   float temperature = -1;  // < 0: not given
+  std::vector<std::string> timestamp_granularities;  // "segment", "word"
   bool translate = false;
 };
 

@@ -4,6 +4,7 @@
 #include "core/gguf/gguf.h"
 #include "core/kernels/context.h"
 #include "models/whisper/model.h"
+#include "models/whisper/quantize.h"
 #include "models/whisper/tokenizer.h"
 
 namespace pj::whisper {
@@ -20,8 +21,8 @@ struct Emitter {
   }
   // ne: GGUF order (innermost first); the matrix is (rows, cols) row-major whatever ne's split of cols.
   void matrix(const std::string& name, const Matrix& m, GgmlType want, std::vector<uint64_t> ne) {
-    const auto& info = ggml_type_info(want);
-    if (m.cols % info.block_size != 0 || !ctx.table().types[size_t(want)].supported) want = GgmlType::F16;
+    want = weight_type_for(want, m.cols);  // the rule in quantize.h
+    if (!ctx.table().types[size_t(want)].supported) want = GgmlType::F16;
     if (want == m.type) {
       w.add_tensor(name, want, std::move(ne),
                    std::span<const uint8_t>(static_cast<const uint8_t*>(m.data), ggml_row_size(m.type, m.cols) * size_t(m.rows)));

@@ -238,8 +238,11 @@ namespace {
 // The decoder over rows that may belong to different sequences: row t is token tokens[t] at position
 // pos[t] of cache caches[t] (positions of one cache must be consecutive and in order). Every projection
 // runs once over all rows (one pass over the weights for a whole beam).
+// heads/qk (optional): the scaled cross-attention scores of those (layer, head) pairs before the softmax,
+// qk [heads.size()][n][n_audio_ctx].
 void decode_rows(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache* const* caches, const int* pos,
-                 const int32_t* tokens, int n, int first_logit_row, std::vector<float>& logits) {
+                 const int32_t* tokens, int n, int first_logit_row, std::vector<float>& logits,
+                 const std::vector<std::pair<int, int>>* heads = nullptr, std::vector<float>* qk = nullptr) {
   const HParams& hp = m.hp;
   const int64_t d = hp.n_text_state, ctx_len = hp.n_text_ctx;
   const int n_head = hp.n_text_head, hd = int(d / n_head);
@@ -301,6 +304,24 @@ void decode_rows(KernelContext& ctx, const Model& m, const CrossKv& xkv, Decoder
     linear(ctx, l.cross.q, xn.data(), n, q.data());
     for (float& v : q) v *= scale;
     const int64_t T = xkv.n_ctx;
+    if (heads && qk) {
+      for (size_t a = 0; a < heads->size(); ++a) {
+        if ((*heads)[a].first != il) continue;
+        const int h = (*heads)[a].second;
+        const float* kh = xkv.k.data() + il * T * d + int64_t(h) * T * hd;
+        float* dst = qk->data() + a * size_t(n) * size_t(T);
+        ctx.pool().parallel_for(int64_t(n) * T, [&](int64_t b, int64_t e, int) {
+          for (int64_t idx = b; idx < e; ++idx) {
+            const int64_t t = idx / T, j = idx % T;
+            const float* qh = q.data() + t * d + h * hd;
+            const float* kj = kh + j * hd;
+            float sc = 0;
+            for (int i = 0; i < hd; ++i) sc += qh[i] * kj[i];
+            dst[idx] = sc;
+          }
+        });
+      }
+    }
     ops::attention_full(ctx, q.data(), n, xkv.k.data() + il * T * d, xkv.vt.data() + il * T * d, T, n_head, hd,
                         att.data(), scratch);
     linear(ctx, l.cross.o, att.data(), n, tmp.data());
@@ -332,6 +353,24 @@ void decode(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache
   for (int t = 0; t < n; ++t) pos[size_t(t)] = cache.n + t;
   decode_rows(ctx, m, xkv, caches.data(), pos.data(), tokens, n, all_logits ? 0 : n - 1, logits);
   cache.n += n;
+}
+
+void decode_cross_qk(KernelContext& ctx, const Model& m, const CrossKv& xkv, const int32_t* tokens, int n,
+                     const std::vector<std::pair<int, int>>& heads, std::vector<float>& qk, std::vector<float>& logits) {
+  const HParams& hp = m.hp;
+  if (n <= 0) fail("whisper: decode: no tokens");
+  if (n > hp.n_text_ctx) fail("whisper: decode: {} tokens past the decoder's context of {}", n, hp.n_text_ctx);
+  for (auto [l, h] : heads)
+    if (l < 0 || l >= hp.n_text_layer || h < 0 || h >= hp.n_text_head)
+      fail("whisper: {}: alignment head ({}, {}) outside the decoder's {} layers of {} heads", m.source, l, h,
+           hp.n_text_layer, hp.n_text_head);
+  DecoderCache cache;
+  cache.reset(hp);
+  std::vector<DecoderCache*> caches(size_t(n), &cache);
+  std::vector<int> pos(static_cast<size_t>(n));
+  for (int t = 0; t < n; ++t) pos[size_t(t)] = t;
+  qk.assign(heads.size() * size_t(n) * size_t(xkv.n_ctx), 0.0f);
+  decode_rows(ctx, m, xkv, caches.data(), pos.data(), tokens, n, 0, logits, &heads, &qk);
 }
 
 void decode_batch(KernelContext& ctx, const Model& m, const CrossKv& xkv, const std::vector<DecoderCache*>& caches,

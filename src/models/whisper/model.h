@@ -136,6 +136,12 @@ struct DecoderCache {
 void decode(KernelContext& ctx, const Model& m, const CrossKv& xkv, DecoderCache& cache, const int32_t* tokens,
             int n, bool all_logits, std::vector<float>& logits);
 
+// A whole sequence decoded from an empty cache, keeping the cross-attention of the given (layer, head)
+// pairs (word timestamps): qk gets [heads.size()][n][n_audio_ctx], the scores q.k / sqrt(head_dim) before
+// the softmax; logits [n][n_vocab].
+void decode_cross_qk(KernelContext& ctx, const Model& m, const CrossKv& xkv, const int32_t* tokens, int n,
+                     const std::vector<std::pair<int, int>>& heads, std::vector<float>& qk, std::vector<float>& logits);
+
 // One token for each of several sequences (a beam) in one pass: tokens[i] goes to caches[i] (distinct
 // caches). logits gets [n][n_vocab].
 void decode_batch(KernelContext& ctx, const Model& m, const CrossKv& xkv, const std::vector<DecoderCache*>& caches,

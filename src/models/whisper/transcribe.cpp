@@ -315,6 +315,116 @@ WindowResult Transcriber::decode_with_fallback(const std::vector<int32_t>& promp
   return r;
 }
 
+std::vector<std::pair<int, int>> Transcriber::alignment_heads() const {
+  if (!m_.alignment_heads.empty()) return m_.alignment_heads;
+  std::vector<std::pair<int, int>> heads;
+  for (int l = m_.hp.n_text_layer / 2; l < m_.hp.n_text_layer; ++l)
+    for (int h = 0; h < m_.hp.n_text_head; ++h) heads.emplace_back(l, h);
+  return heads;
+}
+
+double Transcriber::add_word_timestamps(std::vector<Segment>& segments, const std::string& language, bool translate,
+                                        int64_t num_frames, double time_offset, double last_speech_timestamp) {
+  if (segments.empty()) return last_speech_timestamp;
+  const int32_t eot = tok_.eot();
+  std::vector<std::vector<int32_t>> per_segment;
+  std::vector<int32_t> text;
+  for (const Segment& s : segments) {
+    per_segment.emplace_back();
+    for (int32_t t : s.tokens)
+      if (t < eot) per_segment.back().push_back(t);
+    text.insert(text.end(), per_segment.back().begin(), per_segment.back().end());
+  }
+  if (text.empty()) return last_speech_timestamp;
+  // Forced decode: sot_sequence, <|notimestamps|>, the text, <|endoftext|> (whisper's context limit
+  // leaves room: at most sample_len text tokens per window).
+  std::vector<int32_t> seq = tok_.sot_sequence(language, translate);
+  const int sot_len = int(seq.size());
+  seq.push_back(tok_.no_timestamps());
+  seq.insert(seq.end(), text.begin(), text.end());
+  seq.push_back(eot);
+  if (int(seq.size()) > m_.hp.n_text_ctx) seq.resize(size_t(m_.hp.n_text_ctx));  // cannot happen with sample_len
+  if (seq.size() != size_t(sot_len) + 2 + text.size()) return last_speech_timestamp;
+  const auto heads = alignment_heads();
+  std::vector<float> qk, logits;
+  decode_cross_qk(ctx_, m_, xkv_, seq.data(), int(seq.size()), heads, qk, logits);
+  std::vector<Word> alignment =
+      find_alignment(tok_, language, text, qk, int(heads.size()), xkv_.n_ctx, sot_len, logits, num_frames);
+
+  // add_word_timestamps: median word duration (at most 0.7 s), long words at sentence ends truncated.
+  std::vector<double> durations;
+  for (const Word& w : alignment)
+    if (w.end - w.start != 0) durations.push_back(w.end - w.start);
+  double median_duration = 0;
+  if (!durations.empty()) {
+    std::sort(durations.begin(), durations.end());
+    const size_t k = durations.size();
+    median_duration = k % 2 ? durations[k / 2] : 0.5 * (durations[k / 2 - 1] + durations[k / 2]);
+  }
+  median_duration = std::min(0.7, median_duration);
+  const double max_duration = median_duration * 2;
+  const std::string_view sentence_end = ".\u3002!\uff01?\uff1f";
+  if (!durations.empty()) {
+    for (size_t i = 1; i < alignment.size(); ++i) {
+      Word& w = alignment[i];
+      if (w.end - w.start > max_duration) {
+        if (sentence_end.find(w.word) != std::string_view::npos) {
+          w.end = w.start + max_duration;
+        } else if (sentence_end.find(alignment[i - 1].word) != std::string_view::npos) {
+          w.start = w.end - max_duration;
+        }
+      }
+    }
+  }
+  merge_punctuations(alignment);
+
+  auto round2 = [](double x) { return std::round(x * 100.0) / 100.0; };
+  size_t wi = 0;
+  for (size_t si = 0; si < segments.size(); ++si) {
+    Segment& seg = segments[si];
+    std::vector<Word> words;
+    size_t saved = 0;
+    while (wi < alignment.size() && saved < per_segment[si].size()) {
+      const Word& t = alignment[wi];
+      if (!t.word.empty()) {
+        Word w = t;
+        w.start = round2(time_offset + t.start);
+        w.end = round2(time_offset + t.end);
+        words.push_back(std::move(w));
+      }
+      saved += t.tokens.size();
+      ++wi;
+    }
+    if (!words.empty()) {
+      // the first and second word after a pause are at most twice the median word duration
+      if (words[0].end - last_speech_timestamp > median_duration * 4 &&
+          (words[0].end - words[0].start > max_duration ||
+           (words.size() > 1 && words[1].end - words[0].start > max_duration * 2))) {
+        if (words.size() > 1 && words[1].end - words[1].start > max_duration) {
+          const double boundary = std::max(words[1].end / 2, words[1].end - max_duration);
+          words[0].end = words[1].start = boundary;
+        }
+        words[0].start = std::max(0.0, words[0].end - max_duration);
+      }
+      // prefer the segment-level start timestamp if the first word is too long
+      if (seg.start < words[0].end && seg.start - 0.5 > words[0].start) {
+        words[0].start = std::max(0.0, std::min(words[0].end - median_duration, seg.start));
+      } else {
+        seg.start = words[0].start;
+      }
+      // prefer the segment-level end timestamp if the last word is too long
+      if (seg.end > words.back().start && seg.end + 0.5 < words.back().end) {
+        words.back().end = std::max(words.back().start + median_duration, seg.end);
+      } else {
+        seg.end = words.back().end;
+      }
+      last_speech_timestamp = seg.end;
+    }
+    seg.words = std::move(words);
+  }
+  return last_speech_timestamp;
+}
+
 Transcript Transcriber::transcribe(const float* audio, size_t n, const TranscribeOptions& opts) {
   const HParams& hp = m_.hp;
   Transcript out;
@@ -345,6 +455,7 @@ Transcript Transcriber::transcribe(const float* audio, size_t n, const Transcrib
   size_t prompt_reset_since = 0;
   if (!strip(opts.initial_prompt).empty()) all_tokens = tok_.encode(" " + strip(opts.initial_prompt));
   int64_t seek = 0;
+  double last_speech = 0;
   const int32_t ts_begin = tok_.timestamp_begin();
   while (seek < content_frames) {
     const double time_offset = double(seek) * kHop / kSampleRate;
@@ -417,6 +528,15 @@ Transcript Transcriber::transcribe(const float* audio, size_t n, const Transcrib
       add_segment(time_offset, time_offset + duration, tokens);
       seek += segment_size;
     }
+    if (opts.word_timestamps && !current.empty()) {
+      last_speech = add_word_timestamps(current, language, opts.translate, segment_size, time_offset, last_speech);
+      if (!single_ending) {  // continue after the last word, as whisper does with word timestamps
+        double last_word_end = -1;
+        for (auto it = current.rbegin(); it != current.rend() && last_word_end < 0; ++it)
+          if (!it->words.empty()) last_word_end = it->words.back().end;
+        if (last_word_end > time_offset) seek = std::llround(last_word_end * kSampleRate / kHop);
+      }
+    }
     // A window that ends on <|0.00|> would not move: never decode the same window twice.
     if (seek <= seek_before) seek = seek_before + segment_size;
     for (Segment& s : current) {
@@ -453,10 +573,24 @@ std::string format_transcript(const Transcript& t, const std::string& format) {
     const bool srt = format == "srt";
     std::string s = srt ? "" : "WEBVTT\n\n";
     int i = 1;
+    const char dm = srt ? ',' : '.';
     for (const Segment& seg : t.segments) {
+      if (srt && !seg.words.empty()) {  // with word timestamps: one cue per word
+        for (const Word& w : seg.words)
+          s += std::to_string(i++) + "\n" + format_timestamp(w.start, true, dm) + " --> " +
+               format_timestamp(w.end, true, dm) + "\n" + strip(w.word) + "\n\n";
+        continue;
+      }
       if (srt) s += std::to_string(i++) + "\n";
-      s += format_timestamp(seg.start, srt, srt ? ',' : '.') + " --> " + format_timestamp(seg.end, srt, srt ? ',' : '.') +
-           "\n" + strip(seg.text) + "\n\n";
+      std::string text = strip(seg.text);
+      if (!srt && !seg.words.empty()) {  // WebVTT cue timestamps: each later word starts at its tag
+        text.clear();
+        for (size_t k = 0; k < seg.words.size(); ++k) {
+          if (k > 0) text += "<" + format_timestamp(seg.words[k].start, true, '.') + ">";
+          text += k == 0 ? strip(seg.words[k].word) : seg.words[k].word;
+        }
+      }
+      s += format_timestamp(seg.start, srt, dm) + " --> " + format_timestamp(seg.end, srt, dm) + "\n" + text + "\n\n";
     }
     return s;
   }
@@ -470,9 +604,16 @@ std::string format_transcript(const Transcript& t, const std::string& format) {
     j["task"] = "transcribe";
     j["language"] = lang_name;
     j["duration"] = t.duration;
-    nlohmann::json segs = nlohmann::json::array();
+    nlohmann::json segs = nlohmann::json::array(), all_words = nlohmann::json::array();
+    bool any_words = false;
     int id = 0;
     for (const Segment& seg : t.segments) {
+      nlohmann::json words = nlohmann::json::array();
+      for (const Word& w : seg.words) {
+        words.push_back({{"word", w.word}, {"start", w.start}, {"end", w.end}, {"probability", w.probability}});
+        all_words.push_back({{"word", strip(w.word)}, {"start", w.start}, {"end", w.end}});
+        any_words = true;
+      }
       segs.push_back({{"id", id++},
                       {"seek", int64_t(std::floor(seg.start * kSampleRate / kHop))},
                       {"start", seg.start},
@@ -483,8 +624,10 @@ std::string format_transcript(const Transcript& t, const std::string& format) {
                       {"avg_logprob", seg.avg_logprob},
                       {"compression_ratio", seg.compression_ratio},
                       {"no_speech_prob", seg.no_speech_prob}});
+      if (!seg.words.empty()) segs.back()["words"] = words;
     }
     j["segments"] = segs;
+    if (any_words) j["words"] = all_words;  // OpenAI's timestamp_granularities[]=word
     return j.dump() + "\n";
   }
   fail("whisper: unknown output format '{}' (txt, json, verbose_json, srt, vtt)", format);

@@ -13,6 +13,7 @@
 
 #include "models/whisper/model.h"
 #include "models/whisper/tokenizer.h"
+#include "models/whisper/words.h"
 
 namespace pj::whisper {
 
@@ -31,6 +32,7 @@ struct TranscribeOptions {
   bool timestamps = true;        // false: <|notimestamps|>, one segment per window
   float max_initial_timestamp = 1.0f;  // seconds
   uint64_t seed = 0;             // sampling at temperature > 0
+  bool word_timestamps = false;  // words with times in each segment (words.h); seeking follows the last word
   int sample_len = 0;            // most tokens sampled per window; 0: n_text_ctx / 2 (224), as whisper
   // Called after each 30-second window with seconds done and total seconds.
   std::function<void(double done, double total)> progress;
@@ -41,6 +43,7 @@ struct Segment {
   std::string text;
   std::vector<int32_t> tokens;  // including timestamp tokens
   float avg_logprob = 0, no_speech_prob = 0, compression_ratio = 0, temperature = 0;
+  std::vector<Word> words;  // with TranscribeOptions::word_timestamps
 };
 
 struct Transcript {
@@ -72,6 +75,15 @@ class Transcriber {
   void set_window(const float* mel);
   WindowResult decode_window(const std::vector<int32_t>& prompt, const std::string& language, float temperature,
                              const TranscribeOptions& opts);
+
+  // Word timestamps of the segments decoded from the loaded window (timing.py add_word_timestamps):
+  // fills each segment's words (absolute seconds) and may move its start/end to them; returns the new
+  // last speech time. num_frames: mel frames of audio in the window; time_offset: its start in seconds.
+  double add_word_timestamps(std::vector<Segment>& segments, const std::string& language, bool translate,
+                             int64_t num_frames, double time_offset, double last_speech_timestamp);
+  // The (layer, head) pairs used: the model's alignment heads, else every head of the upper half of the
+  // decoder's layers (whisper's default).
+  std::vector<std::pair<int, int>> alignment_heads() const;
 
  private:
   WindowResult decode_with_fallback(const std::vector<int32_t>& prompt, const std::string& language,
