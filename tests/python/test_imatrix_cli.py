@@ -118,6 +118,30 @@ def test_perplexity_and_kld_on_fixture(work):
     assert "Same top p" in out and "99.9%" in out
 
 
+def test_kld_per_position_of_a_quantized_model(work, tmp_path):
+    """--per-position lists every scored position's KLD in order: as many as the count, their mean and
+    standard error are the reported ones (the paired domain-vs-general test of scripts/imatrix_results.py
+    relies on this)."""
+    d, model, text = work
+    base = tmp_path / "base.kld"
+    run(["perplexity", "-m", str(model), "-f", str(text), "--ctx", "64", "--kl-divergence-base", str(base), "-q"])
+    run(["iq", "quantize", "--model", str(model), "--no-imatrix", "--precision", "Q4_K_M", "--output", str(tmp_path)])
+    q = next(tmp_path.glob("*Q4_K_M*.gguf"))
+    run(["perplexity", "-m", str(q), "--kl-divergence", str(base), "-q", "--json", str(tmp_path / "k.json"), "--per-position"])
+    k = json.loads((tmp_path / "k.json").read_text())
+    v = np.array(k["kld_per_position"], np.float64)
+    assert len(v) == k["count"] == k["n_chunk"] * (64 - 1 - 32)
+    # Q4_K_M of an F32 model differs from it (KLD > 0) and each position's KLD is >= 0 up to rounding
+    assert k["kld"][0] > 1e-6 and v.min() > -1e-5
+    # float32 values summed in double: the mean agrees to float precision; the error as llama.cpp computes it
+    assert abs(v.mean() - k["kld"][0]) <= 1e-5 * k["kld"][0] + 1e-9
+    assert abs(v.std(ddof=1) / np.sqrt(len(v)) - k["kld"][1]) <= 1e-3 * k["kld"][1]
+    # not in scoring order if sorted: the values must not be the sorted list (percentiles sort their copy)
+    assert not np.all(np.diff(v) >= 0)
+    r = run(["perplexity", "-m", str(q), "--kl-divergence", str(base), "--per-position"], ok=False)
+    assert r.returncode != 0 and "--json" in r.stderr
+
+
 def test_iq_quantize_writes_metadata_and_reuses_the_matrix(work, tmp_path):
     d, model, text = work
     args = ["iq", "quantize", "--model", str(model), "--calibration", str(text), "--precision", "Q4_K_M",
@@ -129,6 +153,7 @@ def test_iq_quantize_writes_metadata_and_reuses_the_matrix(work, tmp_path):
     assert m["precision"] == "Q4_K_M" and m["chunks"] == 2 and m["calibration_tokens"] > 64
     assert pathlib.Path(m["imatrix"]).exists() and pathlib.Path(m["output"]).exists()
     assert m["output_bytes"] < m["input_bytes"] and m["imatrix_reused"] is False
+    assert m["domains"] == str(text) and m["seconds"] >= m["quantize_seconds"] + m["imatrix_seconds"] > 0
     second = run(args).stdout
     assert "reusing" in second
     assert json.loads(metas[0].read_text())["imatrix_reused"] is True

@@ -5,6 +5,7 @@
 // hash, the calibration text and the settings), quantizes with it, and writes DIR/<name>.json beside
 // the model: domains, tokens, chunks, imatrix file, sizes and times.
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -51,6 +52,7 @@ struct IqQuantOpts {
 };
 
 void iq_quantize(const IqQuantOpts& o, int verbosity) {
+  const auto t_start = std::chrono::steady_clock::now();
   const quantize::FileTypeInfo* ft = quantize::find_file_type(o.precision);
   if (!ft) fail("iq: unknown precision '{}'", o.precision);
   const int sources = int(!o.domain.empty()) + int(!o.calibration.empty()) + int(!o.imatrix.empty()) + int(o.no_imatrix);
@@ -134,6 +136,8 @@ void iq_quantize(const IqQuantOpts& o, int verbosity) {
   meta["quantize_seconds"] = rep.seconds;
   meta["requantized_tensors"] = rep.n_requantized;
   meta["fallback_tensors"] = rep.n_fallback;
+  meta["threads"] = o.threads;
+  meta["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   AtomicFileWriter w(out_meta);
   w.write(meta.dump(2) + "\n");
   w.commit();

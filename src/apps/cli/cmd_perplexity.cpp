@@ -27,7 +27,7 @@ namespace {
 struct PplOpts {
   std::string model, text_file, domain, kld_base_out, kld_in, json;
   int64_t ctx = 512, chunks = -1;
-  bool calibration_split = false, quiet = false;
+  bool calibration_split = false, quiet = false, per_position = false;
   int threads = 0;
 };
 
@@ -82,6 +82,7 @@ void run(const PplOpts& o) {
       for (int64_t i = first; i < plan.n_ctx - 1; ++i)
         st.add(logits + i * V, V, base.row(c, i - first), toks[size_t(i + 1)]);
     }, &bar);
+    const std::vector<float> kld_in_order = st.kld_values;  // finalize() sorts them
     st.finalize();
     const auto ppl = st.ppl(), ppl_base = st.ppl_base(), ratio = st.ln_ppl_ratio(), diff = st.ppl_diff();
     const auto kld = st.kld(), top = st.same_top(), rms = st.rms_p_diff();
@@ -115,6 +116,9 @@ void run(const PplOpts& o) {
     j["same_top"] = {top.value, top.err};
     j["rms_p_diff"] = {rms.value, rms.err};
     j["seconds"] = bar.seconds();
+    // Per-position KLDs in scoring order (chunk by chunk), so that two models scored against the same base
+    // can be compared position by position (a paired test: their errors are strongly correlated).
+    if (o.per_position) j["kld_per_position"] = kld_in_order;
     write_json(o.json, j);
     return;
   }
@@ -163,7 +167,9 @@ void register_perplexity(CLI::App& app, const GlobalOptions& g) {
   auto* kb = cmd->add_option("--kl-divergence-base", o->kld_base_out, "Store this model's log-probabilities (reference) in FILE");
   auto* k = cmd->add_option("--kl-divergence", o->kld_in, "Compare with the reference stored in FILE (its tokens are used)");
   kb->excludes(k);
-  cmd->add_option("--json", o->json, "Also write the results as JSON");
+  auto* js = cmd->add_option("--json", o->json, "Also write the results as JSON");
+  cmd->add_flag("--per-position", o->per_position, "With --kl-divergence and --json: add every position's KLD (in order)")
+      ->needs(js)->needs(k);
   cmd->add_flag("-q,--quiet", o->quiet, "No progress bar");
   cmd->add_option("-t,--threads", o->threads, "Threads (default: all cores)");
   cmd->callback([o, &g] { run(*o); });
