@@ -17,6 +17,7 @@ APT_PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev zlib1g-dev  # audio input, Whisper compression ratio
   ffmpeg                                             # the audio tests encode MP3/Opus/WebM/M4A with it
   python3 python3-venv python3-pip
+  time                                               # /usr/bin/time: peak RSS of each process in bench/run_all.py
 )
 
 missing=()
