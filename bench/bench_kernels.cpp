@@ -5,6 +5,11 @@
 // per block (counter per_block): the SIMD variants against the scalar reference.
 //   build-kern/bench_kernels --benchmark_min_time=0.2s [--benchmark_filter=Q4_0]
 //   build-kern/bench_kernels --benchmark_filter=dot/ --benchmark_min_time=0.2s
+// And the matrix-matrix product of prompt processing / encoders ("gemm/<type>/<isa>/<rows>x<cols>x<n>/
+// <path>/threads:<t>", counter GFLOPS = 2 rows cols n per second): path "tiles" is matmul (the
+// register-blocked kernels where the type has them), "dots" is matmul_by_dots (one vec_dot per
+// output, the previous implementation), measured in the same run.
+//   build-kern/bench_kernels --benchmark_filter=gemm/ --benchmark_min_time=0.5s
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -87,6 +92,48 @@ void register_dot_benchmarks(pj::KernelContext& setup) {
   }
 }
 
+void register_gemm_benchmarks(pj::KernelContext& setup) {
+  using T = pj::GgmlType;
+  const T types[] = {T::F32, T::F16, T::Q8_0, T::Q4_0, T::Q4_1, T::Q5_0, T::Q5_1};
+  const int64_t rows = 576, cols = 1536, n = 512;
+  static std::map<int, Weights> weights;  // benchmark data, alive until main returns
+  static std::vector<float> x;
+  x.resize(size_t(n * cols));
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : x) v = dist(rng);
+  static std::map<std::pair<int, int>, std::unique_ptr<pj::KernelContext>> contexts;
+  for (T type : types) {
+    weights[int(type)] = make_weights(setup, type, rows, cols);
+    for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512}) {
+      if (isa > pj::cpu_best_isa()) continue;
+      for (int threads : {1, 2}) {
+        auto& ctx = contexts[{int(isa), threads}];
+        if (!ctx) ctx = std::make_unique<pj::KernelContext>(pj::KernelContext::Options{.threads = threads, .isa = isa});
+        for (bool tiles : {true, false}) {
+          pj::KernelContext* c = ctx.get();
+          const Weights* w = &weights[int(type)];
+          const std::string name = "gemm/" + std::string(pj::ggml_type_info(type).name) + "/" +
+                                   std::string(pj::isa_name(isa)) + "/" + std::to_string(rows) + "x" +
+                                   std::to_string(cols) + "x" + std::to_string(n) + "/" +
+                                   (tiles ? "tiles" : "dots") + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+            std::vector<float> y(size_t(rows * n));
+            for (auto _ : state) {
+              if (tiles) pj::matmul(*c, type, w->bytes.data(), rows, cols, x.data(), n, y.data());
+              else pj::matmul_by_dots(*c, type, w->bytes.data(), rows, cols, x.data(), n, y.data());
+              benchmark::DoNotOptimize(y.data());
+            }
+            state.counters["GFLOPS"] = benchmark::Counter(2.0 * double(rows) * double(cols) * double(n) * 1e-9 *
+                                                              double(state.iterations()),
+                                                          benchmark::Counter::kIsRate);
+          })->UseRealTime();
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,6 +171,7 @@ int main(int argc, char** argv) {
     }
   }
   register_dot_benchmarks(setup);
+  register_gemm_benchmarks(setup);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

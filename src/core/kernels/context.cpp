@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "core/kernels/gemm_kernels.h"
 #include "core/kernels/iquants_ref.h"
 #include "core/kernels/kquants_ref.h"
 #include "core/kernels/simd_kernels.h"
@@ -74,12 +75,28 @@ void overlay(KernelTable& t, const SimdKernels& k) {
   if (k.attn_accumulate) t.ops.attn_accumulate = k.attn_accumulate;
 }
 
+void overlay_gemm(KernelTable& t, const GemmKernels& k) {
+  auto put = [&](GgmlType type, GemmKernels::Gemm gemm) {
+    if (gemm) t.types[size_t(type)].gemm = gemm;
+  };
+  put(GgmlType::F32, k.f32);
+  put(GgmlType::F16, k.f16_f32);
+  put(GgmlType::Q4_0, k.q4_0_q8_0);
+  put(GgmlType::Q4_1, k.q4_1_q8_1);
+  put(GgmlType::Q5_0, k.q5_0_q8_0);
+  put(GgmlType::Q5_1, k.q5_1_q8_1);
+  put(GgmlType::Q8_0, k.q8_0_q8_0);
+}
+
 KernelTable build_table(Isa isa) {
   KernelTable t;
   t.isa = isa;
   install_scalar(t);
   if (isa >= Isa::Avx2) overlay(t, simd_kernels_avx2());
   if (isa >= Isa::Avx512) overlay(t, simd_kernels_avx512(cpu_has_avx512_bf16()));
+  // Tile kernels (gemm_avx2.cpp, gemm_avx512.cpp), each bit-identical to the vec_dot installed above.
+  if (isa >= Isa::Avx2) overlay_gemm(t, gemm_kernels_avx2());
+  if (isa >= Isa::Avx512) overlay_gemm(t, gemm_kernels_avx512());
   install_kquants_simd(t, isa);  // K-quant dots (kquants_avx2.cpp, kquants_avx512.cpp)
   install_iquants_simd(t, isa);  // IQ/ternary/MXFP4 dots (iquants_avx2.cpp, iquants_avx512.cpp)
   return t;

@@ -24,6 +24,13 @@ using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
 // Four rows of this type (x, x + row_bytes, ...) with one row of vec_dot_type: out[r] is bit-identical
 // to vec_dot(n, row r, y); one pass over y with four independent accumulators.
 using VecDot4Fn = void (*)(int64_t n, const void* x, size_t row_bytes, const void* y, float* out);
+// A tile of a matrix product (the register-blocked GEMM kernels, gemm_avx2.cpp / gemm_avx512.cpp):
+// out[j * ldo + r] = vec_dot(n, x + r * x_stride, y + j * y_stride) for r < mr, j < nr, x rows of this
+// type, y rows of vec_dot_type (strides in bytes). Bit-identical to this table's vec_dot for every
+// element: each output accumulates in exactly vec_dot's order; the tiling only reuses each loaded
+// weight block across several activation rows and each activation block across several weight rows.
+using GemmFn = void (*)(int64_t n, const void* x, size_t x_stride, int64_t mr, const void* y, size_t y_stride,
+                        int64_t nr, float* out, int64_t ldo);
 // Quantizes nrows rows of n_per_row values as llama.cpp's quantize_<type> (what llama_model_quantize
 // runs): imatrix holds one importance weight per column (n_per_row values) or is nullptr. Returns
 // the bytes written.
@@ -42,6 +49,7 @@ struct TypeTraits {
   FromFloatFn from_float = nullptr;
   VecDotFn vec_dot = nullptr;            // nullptr for activation-only types (Q8_1)
   VecDot4Fn vec_dot4 = nullptr;          // optional
+  GemmFn gemm = nullptr;                 // optional; matmul uses it for n >= 2 activation rows
   GgmlType vec_dot_type = GgmlType::F32;
   QuantizeRowsFn quantize_rows = nullptr;  // nullptr: from_float_ref row by row, no importance weights
 };

@@ -286,6 +286,12 @@ void install_kquants_simd(KernelTable& t, Isa isa) {
     put(GgmlType::Q4_K, k.q4_k);
     put(GgmlType::Q5_K, k.q5_k);
     put(GgmlType::Q6_K, k.q6_k);
+    auto put_gemm = [&](GgmlType type, KquantDots::Gemm gemm) {
+      if (gemm) t.types[size_t(type)].gemm = gemm;
+    };
+    put_gemm(GgmlType::Q4_K, k.q4_k_gemm);
+    put_gemm(GgmlType::Q5_K, k.q5_k_gemm);
+    put_gemm(GgmlType::Q6_K, k.q6_k_gemm);
   };
   if (isa >= Isa::Avx2) overlay(kquant_dots_avx2());
   if (isa >= Isa::Avx512) overlay(kquant_dots_avx512());
