@@ -32,7 +32,7 @@ def client(server):
 def test_transcription_verbose_json(client):
     with open(JFK, "rb") as f:
         r = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="verbose_json",
-                                               language="en")
+                                               language="en", timestamp_granularities=["word", "segment"])
     norm = normalizer()
     w = wer(norm(reference_transcripts()["audio/jfk.flac"]), norm(r.text))
     print(f"server jfk: WER {w:.3f}: {r.text!r}")
@@ -40,6 +40,13 @@ def test_transcription_verbose_json(client):
     assert r.language == "english" and abs(r.duration - 11.0) < 0.1
     starts = [s.start for s in r.segments]
     assert starts == sorted(starts) and r.segments[-1].end <= 11.5
+    # timestamp_granularities[]=word: OpenAI's top-level words, in order (their agreement with
+    # faster-whisper is tested in test_whisper_words.py)
+    words = r.words
+    assert [w.word for w in words][:3] == ["And", "so,", "my"], words
+    assert len(words) == 22
+    for a, b in zip(words, words[1:]):
+        assert a.start <= a.end <= b.start + 1e-6
 
 
 def test_text_and_srt_formats(client):
@@ -66,6 +73,10 @@ def test_errors(client):
         with pytest.raises(openai.BadRequestError) as e:
             client.audio.transcriptions.create(model="whisper-1", file=f, language="de")
     assert "English-only" in str(e.value)
+    with open(JFK, "rb") as f:
+        with pytest.raises(openai.BadRequestError) as e:
+            client.audio.transcriptions.create(model="whisper-1", file=f, timestamp_granularities=["word"])
+    assert "verbose_json" in str(e.value)
     with open(JFK, "rb") as f:
         with pytest.raises(openai.NotFoundError):
             client.audio.transcriptions.create(model="nope-model", file=f)
