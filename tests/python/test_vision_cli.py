@@ -7,6 +7,7 @@ CLI prints, and bad input failing with a clear error (400/404 with the OpenAI er
 """
 import base64
 import json
+import math
 import os
 import socket
 import subprocess
@@ -170,3 +171,50 @@ def test_convert_to_gguf_then_classify(outtype, tol, tmp_path):
     b = json.loads(run("classify", "-m", VIT, IMAGE, "--top-k", "5", "--json").stdout)[0]["results"]
     assert a[0]["id"] == b[0]["id"]
     assert max(abs(x["score"] - y["score"]) for x, y in zip(a, b)) < tol
+
+
+@pytest.mark.parametrize("outtype,tol", [("bf16", 0.03), ("q4_k", 0.55), ("q4_0", 0.55)])
+def test_convert_low_bit_types_then_classify(outtype, tol, tmp_path):
+    """pajamas convert --outtype takes every weight type for vision models (tests/vision measures each
+    type's logit error against transformers). The top-5 scores of the converted file, compared with the
+    folder's scores of the same classes as |log ratio| (a logit difference): within tol, twice the largest
+    measured (4-bit: 0.27 - random weights, errors ~0.2 of the largest logit; bf16: ~0.01). The gguf
+    package must read the file (it knows every ggml type)."""
+    out = tmp_path / f"vit-{outtype}.gguf"
+    r = run("convert", VIT, "-o", out, "--outtype", outtype)
+    assert r.returncode == 0, r.stderr
+    import gguf
+    reader = gguf.GGUFReader(str(out))
+    types = {t.name: t.tensor_type.name for t in reader.tensors}
+    assert types["vit.embeddings.patch_embeddings.projection.weight"] == outtype.upper()  # 768-wide rows
+    a = json.loads(run("classify", "-m", out, IMAGE, "--top-k", "5", "--json").stdout)[0]["results"]
+    b = {x["id"]: x["score"] for x in json.loads(run("classify", "-m", VIT, IMAGE, "--top-k", "1000", "--json").stdout)[0]["results"]}
+    for x in a:
+        assert abs(math.log(x["score"] / b[x["id"]])) <= tol, (x, b[x["id"]])
+
+
+def test_convert_refuses_low_bit_types_for_other_models(tmp_path):
+    llm = SHARED / "fixtures" / "llama"
+    if not llm.exists():
+        pytest.skip("no llama fixture")
+    r = run("convert", llm, "-o", tmp_path / "x.gguf", "--outtype", "q4_k")
+    assert r.returncode == 1 and "q4_k" in r.stderr and "quantize" in r.stderr
+
+
+def test_classify_tflite_mobilenet(tmp_path):
+    """The real MobileNet v2 (uint8 TFLite) through `pajamas classify`: grace_hopper.bmp -> military
+    uniform with LiteRT's probability within 0.03 (LiteRT 2.3.0: 0.922; ours 0.930, as in
+    tests/vision/test_tflite.cpp: the model's own uint8 softmax output, not renormalised),
+    names from the 1001-line label file (index 0 is background), --annotate; --labels is refused."""
+    model = SHARED / "data" / "models" / "mobilenet_v2_1.0_224_quant.tflite"
+    img = SHARED / "data" / "images" / "grace_hopper.bmp"
+    r = run("classify", "-m", model, img, "--top-k", "3", "--json", "--annotate", tmp_path / "g.png")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)[0]["results"]
+    assert res[0]["label"] == "military uniform"
+    assert abs(res[0]["score"] - 0.922) < 0.03
+    names = (SHARED / "data" / "labels" / "imagenet_labels_1001.txt").read_text().splitlines()
+    assert all(x["label"] == names[x["id"]] for x in res)
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    r = run("classify", "-m", model, img, "--labels", "a,b")
+    assert r.returncode == 1 and "CLIP" in r.stderr

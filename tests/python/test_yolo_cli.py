@@ -1,9 +1,11 @@
-"""`pajamas detect|localize|convert` with the YOLOv8n fixture (tests/fixtures_yolo, made by Ultralytics).
+"""`pajamas detect|localize|convert|quantize` with the YOLOv8 fixture (tests/fixtures_yolo, made by Ultralytics
+from its own yolov8.yaml at depth 0.33 / width 0.03125 with the full 80-class head; random weights).
 
 1. detect on dog.jpg (json) gives the boxes Ultralytics' predictor pipeline gave (reference.json: same
    classes, IoU > 0.9 after matching, confidences within 0.01; counts equal - dog.jpg has no borderline box).
 2. localize gives the single highest-confidence box; --annotate writes a decodable image of the input's size.
-3. convert writes a GGUF (f32, f16, q8_0) that detect reads, with the reference boxes (f32, f16).
+3. convert writes a GGUF (f32, f16, bf16, q8_0, q4_k, q4_0) that detect reads, with the reference boxes (f32,
+   f16); quantize turns the state_dict or a GGUF into any type (tests/vision measures each type's error).
 4. Bad input gives one error line and exit status 1, never a crash.
 """
 import json
@@ -78,7 +80,7 @@ def test_convert_to_gguf_and_detect(ref, tmp_path):
     # on random weights flips a near-tied box or two, so 90% must match (confidence within 0.03). q8_0 also quantizes the activations of every conv to 8 bits;
     # on random weights, whose class scores are near-tied at many anchors, that reorders boxes, so for q8_0
     # only loading and a sane result are checked here (tests/vision measures its raw error).
-    for outtype in ("f32", "f16", "q8_0"):
+    for outtype in ("f32", "f16", "bf16", "q8_0", "q4_k", "q4_0"):
         gguf = tmp_path / f"yolo-{outtype}.gguf"
         run("convert", MODEL, "-o", gguf, "--outtype", outtype)
         assert gguf.read_bytes()[:4] == b"GGUF"
@@ -94,6 +96,26 @@ def test_convert_to_gguf_and_detect(ref, tmp_path):
             assert 0 < len(out["detections"]) <= 300
             assert all(0 <= d["box"][0] <= d["box"][2] <= 768 and 0 <= d["box"][1] <= d["box"][3] <= 576
                        for d in out["detections"])
+
+
+def test_quantize_vision_models(tmp_path):
+    """pajamas quantize IN OUT TYPE for vision models: YOLO from its state_dict, then GGUF -> GGUF (an
+    already quantized input needs --allow-requantize); a ViT folder with a llama.cpp file type name (Q4_K_M:
+    its LLM mix does not apply, the weights become Q4_K where rows allow). Errors per type are measured in
+    tests/vision; here: the files load and give sane results."""
+    q = tmp_path / "yolo-q4_k.gguf"
+    r = run("quantize", MODEL, q, "q4_k")
+    assert "yolov8" in r.stdout and "Q4_K" in r.stdout, r.stdout
+    out = json.loads(run("detect", "-m", q, IMAGES / "dog.jpg", "--json").stdout)
+    assert all(0 <= d["box"][0] <= d["box"][2] <= 768 and 0 <= d["box"][1] <= d["box"][3] <= 576 for d in out["detections"])
+    r = run("quantize", q, tmp_path / "again.gguf", "q8_0", check=False)
+    assert r.returncode == 1 and "allow-requantize" in r.stderr
+    run("quantize", q, tmp_path / "again.gguf", "q8_0", "--allow-requantize")
+    vit = REPO.parent / "shared" / "fixtures" / "vit"
+    r = run("quantize", vit, tmp_path / "vit.gguf", "Q4_K_M")
+    assert "vit" in r.stdout and "Q4_K" in r.stdout, r.stdout
+    res = json.loads(run("classify", "-m", tmp_path / "vit.gguf", IMAGES / "dog.jpg", "--json").stdout)[0]["results"]
+    assert len(res) == 5 and all(0 < x["score"] < 1 for x in res)
 
 
 def test_bad_input(tmp_path):

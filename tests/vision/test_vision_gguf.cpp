@@ -1,7 +1,9 @@
 // pajamas convert for vision models: every weight type the kernels can quantize to, written to GGUF, read
-// back and run, against the transformers reference logits/embeddings. The fixture's rows are 64 wide, so
-// types with 256-wide blocks (K-quants, most IQ types) fall back to F16 here (counted and printed); the
-// 32-wide block types (Q4_0..Q8_0, IQ4_NL, MXFP4...) are really quantized; types that need an importance
+// back and run, against the transformers reference logits/embeddings. The fixture's rows are 64 or 128
+// wide (the patch embeddings 768 and 3072), so types with 256-wide blocks (K-quants, most IQ types) reach
+// only the patch embeddings and fall back elsewhere to llama.cpp's 32-wide replacement (Q4_K -> Q5_0,
+// Q6_K -> Q8_0, ...: vision_weight_type in convert_vision.h; fallbacks counted and printed); the 32-wide
+// block types (Q4_0..Q8_0, IQ4_NL, MXFP4...) are quantized everywhere; types that need an importance
 // matrix are skipped (printed). Bounds by bits per weight, from the measured errors with about 2x margin
 // (random weights with peaked attention amplify quantization error; measured: Q8_0 2e-2, Q5 0.09-0.14,
 // Q4 0.1-0.21, Q6_K 2e-2): F32/F16 1e-5 (same fp16 values), BF16/8-bit 5e-2, 5-6 bit 3e-1, 4-bit 5e-1,
@@ -92,7 +94,7 @@ TEST(VisionGguf, EveryWeightTypeRunsWithinItsBound) {
     double ec = rel_err(clip.image_embeds(ctx, clip_px), clip_emb);
     auto te = clip.text_embeds(ctx, ids);
     double et = rel_err(te, std::vector<float>(text_emb.begin(), text_emb.begin() + 32));
-    std::printf("%-8s vit logits %.2e  clip image %.2e  text %.2e  (F16 fallbacks: vit %d, clip %d)\n", name.c_str(),
+    std::printf("%-8s vit logits %.2e  clip image %.2e  text %.2e  (fallbacks: vit %d, clip %d)\n", name.c_str(),
                 ev, ec, et, fv, fc);
     EXPECT_LT(ev, bound(t)) << name;
     EXPECT_LT(ec, bound(t)) << name;
@@ -103,4 +105,45 @@ TEST(VisionGguf, EveryWeightTypeRunsWithinItsBound) {
     std::remove(vp.c_str());
     std::remove(cp.c_str());
   }
+}
+
+// `pajamas quantize` of vision models (quantize_vision_model): from a folder, from a GGUF of it, YOLO from
+// its state_dict; an already quantized input is refused unless allow_requantize; is_vision_model says
+// which inputs it takes. Outputs against the references with the same bounds as above.
+TEST(VisionGguf, QuantizeVisionModels) {
+  KernelContext ctx;
+  const std::string dir = testing::TempDir();
+  const std::string f16 = dir + "/pj_q_vit_f16.gguf", q4 = dir + "/pj_q_vit_q4_0.gguf", q8 = dir + "/pj_q_vit_q8.gguf";
+  EXPECT_TRUE(is_vision_model(kFix + "vit"));
+  EXPECT_TRUE(is_vision_model(kFix + "clip"));
+  EXPECT_TRUE(is_vision_model(std::string(PJ_SOURCE_DIR) + "/tests/fixtures_yolo/model.safetensors"));
+  EXPECT_FALSE(is_vision_model(std::string(PJ_SHARED_DIR) + "/data/images/dog.jpg"));
+  std::string line = quantize_vision_model(kFix + "vit", f16, GgmlType::F16, false);
+  std::printf("%s\n", line.c_str());
+  EXPECT_TRUE(is_vision_model(f16));
+  line = quantize_vision_model(f16, q4, GgmlType::Q4_0, false);  // GGUF -> GGUF keeps config and preprocessing
+  std::printf("%s\n", line.c_str());
+  EXPECT_NE(line.find("Q4_0"), std::string::npos);
+  VitModel vit(VisionWeights::open(q4));
+  EXPECT_LT(rel_err(vit.logits(ctx, ref("vit", "pixel_values_image")), ref("vit", "logits_image")), bound(GgmlType::Q4_0));
+  EXPECT_EQ(vit.preprocess().filter, image::Filter::bilinear);
+  EXPECT_THROW(quantize_vision_model(q4, q8, GgmlType::Q8_0, false), Error);  // already quantized
+  EXPECT_NO_THROW(quantize_vision_model(q4, q8, GgmlType::Q8_0, true));
+  // CLIP from its folder to a K-quant (patch embedding in Q4_K, the 64/128-wide rows in Q5_0).
+  const std::string cq = dir + "/pj_q_clip_q4_k.gguf";
+  line = quantize_vision_model(kFix + "clip", cq, GgmlType::Q4_K, false);
+  std::printf("%s\n", line.c_str());
+  EXPECT_NE(line.find("Q4_K"), std::string::npos);
+  EXPECT_NE(line.find("Q5_0"), std::string::npos);
+  ClipModel clip(VisionWeights::open(cq));
+  EXPECT_LT(rel_err(clip.image_embeds(ctx, ref("clip", "pixel_values_image")), ref("clip", "image_embeds_image")),
+            bound(GgmlType::Q4_K));
+  // YOLO from its state_dict.
+  const std::string yq = dir + "/pj_q_yolo_q5_k.gguf";
+  line = quantize_vision_model(std::string(PJ_SOURCE_DIR) + "/tests/fixtures_yolo/model.safetensors", yq, GgmlType::Q5_K, false);
+  std::printf("%s\n", line.c_str());
+  EXPECT_NE(line.find("yolov8"), std::string::npos);
+  EXPECT_TRUE(is_vision_model(yq));
+  EXPECT_THROW(quantize_vision_model(kFix + "vit/config.json", q8, GgmlType::Q8_0, false), Error);
+  for (const auto& p : {f16, q4, q8, cq, yq}) std::remove(p.c_str());
 }

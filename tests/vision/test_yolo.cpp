@@ -1,6 +1,7 @@
-// YOLOv8 against the fixture made by tests/fixtures_yolo/make_fixture.py (Ultralytics' own yolov8n.yaml,
-// random weights, float64 PyTorch references): raw head outputs on the fixture's letterboxed inputs, and
-// the post-processed boxes (our letterbox, forward, NMS, unletterbox) for every image in ../shared/data/images.
+// YOLOv8 against the fixture made by tests/fixtures_yolo/make_fixture.py (Ultralytics' own yolov8.yaml at
+// depth 0.33, width 0.03125 with the full 80-class head, random weights, float64 PyTorch references): raw
+// head outputs on a crop of grace_hopper.bmp (no resampling, so the input is exact), and the post-processed
+// boxes (our 640 letterbox, forward, NMS, unletterbox) for the images in ../shared/data/images.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -31,18 +32,18 @@ std::vector<float> f32(const safetensors::File& f, const std::string& name) {
   return v;
 }
 
-image::Image input(const safetensors::File& f, const std::string& name) {
-  const auto& t = f.get(name);
-  EXPECT_EQ(t.shape.size(), 3u);
-  image::Image img(int(t.shape[1]), int(t.shape[0]));
-  std::memcpy(img.rgb.data(), t.data, img.rgb.size());
-  return img;
+// The fixture's raw-output input: reference.json's "crop" [image, x, y, w, h] of a lossless BMP.
+image::Image crop_input() {
+  const auto ref = nlohmann::json::parse(read_text_file(kFixture + "/reference.json"));
+  const auto& c = ref["crop"];
+  const image::Image src = image::load(kImages + "/" + c[0].get<std::string>());
+  return image::crop(src, c[1].get<int>(), c[2].get<int>(), c[3].get<int>(), c[4].get<int>());
 }
 
 // Max |ours - ref| over the boxes (xywh, pixels) and the class probabilities, separately.
-void compare_raw(const YoloModel& m, KernelContext& ctx, const std::string& key, double box_tol, double cls_tol) {
+void compare_raw(const YoloModel& m, KernelContext& ctx, const std::string& key, const image::Image& img,
+                 double box_tol, double cls_tol) {
   const auto ref_file = safetensors::File::open(kFixture + "/reference.safetensors");
-  const image::Image img = input(ref_file, "input_" + key);
   const std::vector<float> ref = f32(ref_file, "output_" + key);  // (84, A)
   const std::vector<float> ours = m.forward(ctx, img);           // (A, 84)
   const int no = 4 + m.num_classes();
@@ -71,17 +72,20 @@ TEST(Yolo, LoadsUltralyticsStateDict) {
   const YoloModel m = YoloModel::load(kFixture + "/model.safetensors");
   EXPECT_EQ(m.num_classes(), 80);
   EXPECT_EQ(m.reg_max(), 16);
-  EXPECT_EQ(m.scale(), "n");
+  EXPECT_EQ(m.scale(), "");  // width 0.03125: first conv has 8 channels, not one of n/s/m/l/x
   EXPECT_EQ(m.names()[16], "dog");
 }
 
 // Float32 forward against PyTorch float64 on the same (fp16-rounded) weights. Boxes are in pixels of the
-// 640 input (values up to ~640, accumulated over 60 layers of f32 sums): 0.02 px; probabilities 1e-4.
+// 320x256 input (values up to ~320, accumulated over 60 layers of f32 sums): 0.02 px; probabilities 1e-4.
+// (The 640 letterbox path is checked through the detections below.)
 TEST(Yolo, RawOutputMatchesUltralytics) {
   KernelContext ctx;
   const YoloModel m = YoloModel::load(kFixture + "/model.safetensors");
-  compare_raw(m, ctx, "dog", 0.02, 1e-4);
-  compare_raw(m, ctx, "horses_320", 0.02, 1e-4);
+  const image::Image img = crop_input();
+  ASSERT_EQ(img.width, 320);
+  ASSERT_EQ(img.height, 256);
+  compare_raw(m, ctx, "grace_crop", img, 0.02, 1e-4);
 }
 
 // The whole pipeline on the original images. Our letterbox resize (OpenCV-compatible bilinear) may differ
@@ -141,7 +145,7 @@ TEST(Yolo, DetectionsMatchUltralytics) {
                 int(ours.size()), matched, borderline);
     total += n_ref;
   }
-  EXPECT_GT(total, 100);  // the fixture has boxes to compare (313 in the default subset)
+  EXPECT_GT(total, 100);  // the fixture has boxes to compare (391 in the default subset)
 }
 
 TEST(Yolo, NmsIsClassWise) {
@@ -164,32 +168,114 @@ TEST(Yolo, NmsIsClassWise) {
   EXPECT_EQ(d[1].cls, 1);
 }
 
-TEST(Yolo, GgufRoundTripAndQuantizedWeights) {
+// Every weight type the kernels can quantize to (as tests/vision/test_vision_gguf.cpp), through
+// add_to_gguf (what `pajamas convert --outtype` / `pajamas quantize` write), against the PyTorch f32
+// reference on the crop. Which convolutions get the type: rows (KH*KW*Cin) a multiple of its block, else
+// the fallback of vision_weight_type (convert_vision.h). On this narrow fixture 51 of the 63 convolutions
+// have rows that are not a multiple of 32 (Cin 8..24) and stay F16, and no row is a multiple of 256, so
+// K/IQ types equal their 32-wide fallbacks here (Q4_K = Q5_0, Q6_K = Q8_0...; real yolov8n has rows of
+// 9 x 256 that take them). Measured at the anchors NMS sees (reference confidence > 0.25, 111 of them):
+// max |class prob error|, mean IoU of our box with the reference box, agreement of the best class.
+// Measured (this fixture; random weights and 8-channel layers amplify rounding: F16 moves probabilities
+// by 1e-2 because the matmul also rounds the activations to f16):
+//   F32 4e-6 / 1.0000 / 100%; F16 0.011 / 0.996 / 100%; BF16 0.066 / 0.972 / 99%; Q8_0 (= Q6_K) 0.087 /
+//   0.972 / 99%; Q5_0 (= Q4_K) 0.27 / 0.913 / 88%; Q5_1 (= Q5_K) 0.34 / 0.906 / 84%; Q4_1 0.46 / 0.845 / 80%;
+//   Q4_0 0.31 / 0.863 / 86%; IQ4_NL (= IQ4_XS and the IQ2/IQ3 fallbacks) 0.66 / 0.747 / 61%.
+// Bounds by bits per weight of the requested type, twice the measured error (1 - IoU, 1 - agreement):
+// F32 1e-4 / 0.9999 / 100%; F16 0.02 / 0.99 / 98%; >= 6.5 bits 0.2 / 0.94 / 95%; 5-6.5 bits 0.9 / 0.69 /
+// 60%; 4-5 bits IoU 0.5 / 30% (probabilities unbounded); fewer bits: finite only.
+TEST(Yolo, EveryWeightTypeWithinItsBound) {
   KernelContext ctx;
   const YoloModel m = YoloModel::load(kFixture + "/model.safetensors");
+  const image::Image img = crop_input();
   const auto ref_file = safetensors::File::open(kFixture + "/reference.safetensors");
-  const image::Image img = input(ref_file, "input_horses_320");
-  const std::vector<float> base = m.forward(ctx, img);
+  const std::vector<float> ref = f32(ref_file, "output_grace_crop");  // (84, A)
+  const int no = 84;
+  const int64_t a = int64_t(ref.size()) / no;
+  std::vector<int> ref_best(size_t(a), -1);
+  for (int64_t i = 0; i < a; ++i) {
+    int best = 0;
+    for (int k = 1; k < 80; ++k)
+      if (ref[size_t((4 + k) * a + i)] > ref[size_t((4 + best) * a + i)]) best = k;
+    if (ref[size_t((4 + best) * a + i)] > 0.25f) ref_best[size_t(i)] = best;
+  }
   const std::string dir = testing::TempDir();
-  // F32 GGUF reproduces the state_dict model exactly; F16 and Q8_0 stay close (class probs: a few 1e-3).
-  for (auto [type, tol] : {std::pair{GgmlType::F32, 0.0}, {GgmlType::F16, 0.02}, {GgmlType::Q8_0, 0.05}}) {
-    const std::string path = dir + "/yolo_" + std::string(ggml_type_info(type).name) + ".gguf";
-    {
+  int tested = 0;
+  for (const auto& ti : kGgmlTypes) {
+    const GgmlType type = ti.type;
+    try {
+      const auto& tr = ctx.traits(type);
+      if (!tr.supported || !tr.vec_dot || !(tr.from_float_ref || tr.quantize_rows)) continue;
+    } catch (const Error&) {
+      continue;
+    }
+    const std::string name(ti.name);
+    // On this fixture the IQ1..IQ3, IQ4_XS, Q3_K and TQ types write their fallback types only (rows are
+    // never a multiple of 256), which the list already covers: skipped for time unless PJ_VISION_ALL_TYPES.
+    if (!std::getenv("PJ_VISION_ALL_TYPES") && ti.block_size == 256 && type != GgmlType::Q4_K &&
+        type != GgmlType::Q5_K && type != GgmlType::Q6_K && type != GgmlType::Q2_K)
+      continue;
+    const std::string path = dir + "/yolo_" + name + ".gguf";
+    int fallbacks = 0;
+    try {
       gguf::Writer w;
-      m.add_to_gguf(w, type, "fixture");
+      fallbacks = m.add_to_gguf(w, type, "fixture");
       w.write(path);
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("importance matrix") == std::string::npos) throw;
+      std::printf("[ yolo ] %-8s skipped: needs an importance matrix\n", name.c_str());
+      continue;
     }
     const YoloModel g = YoloModel::load(path);
-    EXPECT_EQ(g.num_classes(), 80);
-    const std::vector<float> out = g.forward(ctx, img);
-    ASSERT_EQ(out.size(), base.size());
-    double cls_err = 0;
-    for (size_t i = 0; i < out.size(); ++i)
-      if (i % 84 >= 4) cls_err = std::max(cls_err, double(std::fabs(out[i] - base[i])));
-    std::printf("[ yolo ] %s weights: max |class prob change| %.3g\n", std::string(ggml_type_info(type).name).c_str(), cls_err);
-    EXPECT_LE(cls_err, tol) << ggml_type_info(type).name;
     std::filesystem::remove(path);
+    EXPECT_EQ(g.num_classes(), 80);
+    EXPECT_EQ(g.names()[16], "dog");
+    const std::vector<float> out = g.forward(ctx, img);
+    ASSERT_EQ(int64_t(out.size()), a * no);
+    // At the anchors NMS sees (reference confidence > 0.25): class probability error, IoU of our box with
+    // the reference box, agreement of the best class. (Over all anchors the box error is dominated by
+    // empty anchors whose flat DFL distributions move far with any change; those never become boxes.)
+    double cls_err = 0, iou_sum = 0, iou_min = 1;
+    bool finite = true;
+    int n = 0, agree = 0;
+    for (int64_t i = 0; i < a; ++i) {
+      for (int k = 0; k < no; ++k) finite = finite && std::isfinite(out[size_t(i * no + k)]);
+      if (ref_best[size_t(i)] < 0) continue;
+      int best = 0;
+      for (int k = 0; k < 80; ++k) {
+        const float v = out[size_t(i * no + 4 + k)];
+        cls_err = std::max(cls_err, std::fabs(double(v) - double(ref[size_t((4 + k) * a + i)])));
+        if (v > out[size_t(i * no + 4 + best)]) best = k;
+      }
+      const float* o = out.data() + i * no;
+      auto r = [&](int k) { return double(ref[size_t(k * a + i)]); };
+      const double v = iou({r(0) - r(2) / 2, r(1) - r(3) / 2, r(0) + r(2) / 2, r(1) + r(3) / 2},
+                           Detection{o[0] - o[2] / 2, o[1] - o[3] / 2, o[0] + o[2] / 2, o[1] + o[3] / 2, 0, 0});
+      iou_sum += v;
+      iou_min = std::min(iou_min, v);
+      ++n;
+      agree += best == ref_best[size_t(i)];
+    }
+    ASSERT_GT(n, 20);
+    const double agreement = double(agree) / n, mean_iou = iou_sum / n;
+    const double bpw = 8.0 * double(ti.type_size) / double(ti.block_size);
+    std::printf("[ yolo ] %-8s at %d candidate anchors: max |class prob error| %.3g, box IoU mean %.4f min %.3f, "
+                "best class kept %.0f%% (%d convs in a fallback type)\n", name.c_str(), n, cls_err, mean_iou, iou_min,
+                100 * agreement, fallbacks);
+    EXPECT_TRUE(finite) << name;
+    ++tested;
+    double pt, it, at;
+    if (type == GgmlType::F32) pt = 1e-4, it = 0.9999, at = 1.0;
+    else if (type == GgmlType::F16) pt = 0.02, it = 0.99, at = 0.98;
+    else if (bpw >= 6.5) pt = 0.2, it = 0.94, at = 0.95;
+    else if (bpw >= 5) pt = 0.9, it = 0.69, at = 0.6;
+    else if (bpw >= 4) pt = 1.0, it = 0.5, at = 0.3;
+    else continue;  // below 4 bits on random weights: only "ran and finite"
+    EXPECT_LT(cls_err, pt) << name;
+    EXPECT_GT(mean_iou, it) << name;
+    EXPECT_GE(agreement, at) << name;
   }
+  EXPECT_GE(tested, 12);
 }
 
 TEST(Yolo, BadFilesGiveErrors) {

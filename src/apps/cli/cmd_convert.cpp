@@ -49,15 +49,20 @@ void register_convert(CLI::App& app, const GlobalOptions& g) {
   auto* cmd = app.add_subcommand("convert", "Convert a Hugging Face model folder to GGUF");
   cmd->add_option("MODEL_DIR", o->input, "Hugging Face folder (config.json, *.safetensors, tokenizer files), or a CTranslate2 Whisper folder")->required();
   cmd->add_option("-o,--output", o->output, "Output GGUF file (default: <MODEL_DIR>/<name>-<type>.gguf)");
-  cmd->add_option("--outtype", o->outtype, "Type of 2-D weights")->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));
+  // f32, f16, bf16, q8_0 for every model; vision models (ViT, CLIP, YOLO) take any ggml type with kernels
+  // (q4_k, q5_0, ...: the rule in models/vision/convert_vision.h).
+  cmd->add_option("--outtype", o->outtype, "Type of 2-D weights (f32, f16, bf16, q8_0; vision models: any ggml type)");
   cmd->add_option("--name", o->name, "general.name (default: the folder name)");
   cmd->callback([o, &g] {
     if (convert_yolo(o->input, o->output, o->outtype, o->name, g.verbosity)) return;  // YOLO .safetensors
+    if (convert_vision(o->input, o->output, o->outtype, o->name, g.verbosity)) return;  // ViT / CLIP folders
+    if (o->outtype != "f32" && o->outtype != "f16" && o->outtype != "bf16" && o->outtype != "q8_0")
+      fail("convert: --outtype {}: this model takes f32, f16, bf16 or q8_0 (use `pajamas quantize` for other types)",
+           o->outtype);
     if (whisper::is_hf_whisper_folder(o->input) || whisper::is_ct2_whisper_folder(o->input)) {
       convert_whisper(o->input, o->output, o->outtype, o->name, g);
       return;
     }
-    if (convert_vision(o->input, o->output, o->outtype, o->name, g.verbosity)) return;  // ViT / CLIP folders
     auto folder = hf::open_folder(o->input);
     convert::ConvertOptions co;
     co.out_type = o->outtype == "f32"    ? GgmlType::F32

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -152,16 +153,21 @@ bool convert_yolo(const std::string& input, std::string out, const std::string& 
       input.compare(input.size() - 12, 12, ".safetensors") != 0)
     return false;
   const vision::YoloModel m = vision::YoloModel::load(input);
-  const GgmlType type = outtype == "f32"    ? GgmlType::F32
-                        : outtype == "bf16" ? GgmlType::BF16
-                        : outtype == "q8_0" ? GgmlType::Q8_0
-                                            : GgmlType::F16;
+  std::string up = outtype;
+  for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
+  const auto parsed = ggml_type_from_name(up);
+  if (!parsed) fail("convert: --outtype '{}' is not a ggml type name", outtype);
+  const GgmlType type = *parsed;
   const std::string stem = std::filesystem::path(input).stem().string();
   if (out.empty()) out = (std::filesystem::path(input).parent_path() / (stem + "-" + outtype + ".gguf")).string();
   gguf::Writer w;
-  m.add_to_gguf(w, type, name.empty() ? "yolov8" + m.scale() : name);
+  const int fallbacks = m.add_to_gguf(w, type, name.empty() ? "yolov8" + m.scale() : name);
   w.write(out);
-  if (verbosity >= 0) std::printf("wrote %s\n", out.c_str());
+  if (verbosity >= 0) {
+    std::printf("wrote %s\n", out.c_str());
+    if (fallbacks)
+      std::printf("  %d convolutions not in %s (rows not a multiple of its block: fallback type)\n", fallbacks, up.c_str());
+  }
   return true;
 }
 

@@ -15,6 +15,7 @@
 #include "models/quantize/quantize.h"
 #include "models/tokenizer/gguf_tokenizer.h"
 #include "models/tokenizer/hf_tokenizer.h"
+#include "models/vision/convert_vision.h"
 #include "models/whisper/model.h"
 #include "models/whisper/quantize.h"
 
@@ -91,6 +92,28 @@ void register_quantize(CLI::App& app, const GlobalOptions& g) {
         out = o->positional[1];
       }
       const std::string line = whisper::quantize_model(in, out, whisper::parse_whisper_type(tname), o->allow_requantize);
+      if (g.verbosity >= 0) std::printf("%s\n", line.c_str());
+      return;
+    }
+    // Vision models (ViT/CLIP folder or GGUF, YOLOv8 .safetensors or GGUF): one type for the weight
+    // matrices, the rule in models/vision/convert_vision.h. TYPE: a ggml type, or a llama.cpp file type
+    // name whose mix does not apply (Q4_K_M -> Q4_K).
+    if (!in.empty() && vision::is_vision_model(in)) {
+      std::string out, tname = !o->model.empty() ? o->precision : o->positional[2];
+      if (!o->model.empty()) {
+        if (o->precision.empty() || o->output_dir.empty()) fail("quantize: --model needs --precision TYPE and --output DIR");
+        std::filesystem::create_directories(o->output_dir);
+        std::string stem = std::filesystem::path(in).stem().string();
+        if (stem.empty()) stem = std::filesystem::path(in).parent_path().filename().string();
+        out = (std::filesystem::path(o->output_dir) / (stem + "-" + o->precision + ".gguf")).string();
+      } else {
+        out = o->positional[1];
+      }
+      std::string up = tname;
+      for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
+      for (const char* mix : {"_M", "_S", "_L"})
+        if (!ggml_type_from_name(up) && up.size() > 2 && up.compare(up.size() - 2, 2, mix) == 0) up.resize(up.size() - 2);
+      const std::string line = vision::quantize_vision_model(in, out, parse_type(up, "TYPE"), o->allow_requantize);
       if (g.verbosity >= 0) std::printf("%s\n", line.c_str());
       return;
     }

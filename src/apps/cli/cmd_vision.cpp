@@ -1,7 +1,8 @@
 // pajamas classify|clip -m MODEL IMAGE... [--labels a,b,c] [--top-k K] [--json] [--annotate OUT]
 //   classify: a ViT classifier (Hugging Face ViTForImageClassification folder or its GGUF) gives the top-k
-//             classes with their probabilities (ImageNet names when the config has only generic ones); a
-//             CLIP model with --labels does zero-shot classification instead.
+//             classes with their probabilities (ImageNet names when the config has only generic ones); so
+//             does a TFLite image classifier (.tflite, e.g. MobileNet v2: 1001 ImageNet classes); a CLIP
+//             model with --labels does zero-shot classification instead.
 //   clip:     a CLIP model: with --labels, zero-shot probabilities over "a photo of a {label}" (--template);
 //             without, the normalised image embeddings.
 // --annotate OUT draws the top result onto a copy of the image (OUT gets -<i> before the extension when
@@ -10,6 +11,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -87,7 +89,7 @@ void run(const VisionOptions& o, bool clip_cmd, const std::string& exe) {
 }
 
 void add_common(CLI::App* cmd, const std::shared_ptr<VisionOptions>& o) {
-  cmd->add_option("-m,--model", o->model, "Hugging Face folder (ViT or CLIP) or GGUF from pajamas convert")->required();
+  cmd->add_option("-m,--model", o->model, "Hugging Face folder (ViT or CLIP), GGUF from pajamas convert, or a .tflite classifier")->required();
   cmd->add_option("images", o->images, "Image files (JPEG, PNG, BMP, WebP, GIF)")->required();
   cmd->add_option("--labels", o->labels, "Comma-separated labels for zero-shot classification (CLIP)");
   cmd->add_option("--template", o->templ, "Prompt template for CLIP labels; {label} is replaced");
@@ -102,7 +104,10 @@ void add_common(CLI::App* cmd, const std::shared_ptr<VisionOptions>& o) {
 bool convert_vision(const std::string& input, std::string out, const std::string& outtype, std::string name,
                     int verbosity) {
   if (!vision::is_vision_folder(input)) return false;
-  auto type = ggml_type_from_name(outtype == "f32" ? "F32" : outtype == "bf16" ? "BF16" : outtype == "q8_0" ? "Q8_0" : "F16");
+  std::string up = outtype;
+  for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
+  auto type = ggml_type_from_name(up);
+  if (!type) fail("convert: --outtype '{}' is not a ggml type name", outtype);
   std::string folder = std::filesystem::path(input).filename().string();
   if (folder.empty()) folder = std::filesystem::path(input).parent_path().filename().string();
   if (name.empty()) name = folder;
@@ -111,7 +116,8 @@ bool convert_vision(const std::string& input, std::string out, const std::string
   int fallbacks = vision::write_vision_gguf(ctx, input, out, *type, name);
   if (verbosity >= 0) {
     std::printf("wrote %s\n", out.c_str());
-    if (fallbacks) std::printf("  %d matrices kept in F16 (rows not a multiple of the %s block)\n", fallbacks, outtype.c_str());
+    if (fallbacks)
+      std::printf("  %d matrices not in %s (rows not a multiple of its block: fallback type)\n", fallbacks, up.c_str());
   }
   return true;
 }

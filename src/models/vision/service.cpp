@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <cmath>
 #include <numeric>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "models/vision/clip.h"
 #include "models/vision/clip_tokenizer.h"
 #include "models/vision/labels.h"
+#include "models/vision/tflite.h"
 #include "models/vision/vit.h"
 
 namespace pj::vision {
@@ -23,7 +25,18 @@ struct VisionService::Impl {
   std::optional<ClipModel> clip;
   std::vector<std::string> labels;             // ViT class names
   std::optional<ClipTokenizer> tokenizer;      // CLIP text
+  std::unique_ptr<TfliteModel> tflite;         // (the interpreter refers to it: never moved)
+  std::unique_ptr<TfliteInterpreter> interp;
 };
+
+namespace {
+bool is_tflite(const std::string& path) {
+  if (is_directory(path)) return false;
+  if (path.size() >= 7 && path.compare(path.size() - 7, 7, ".tflite") == 0) return true;
+  const MappedFile f(path);
+  return f.size() >= 8 && std::memcmp(f.data() + 4, "TFL3", 4) == 0;
+}
+}  // namespace
 
 std::vector<std::string> split_labels(const std::string& s) {
   std::vector<std::string> out;
@@ -41,14 +54,29 @@ std::vector<std::string> split_labels(const std::string& s) {
 
 VisionService::VisionService(const std::string& path, const std::string& exe_path) : impl_(std::make_unique<Impl>()), path_(path) {
   if (!file_exists(path) && !is_directory(path)) fail("vision: {}: no such file or directory", path);
-  VisionWeights w = VisionWeights::open(path);
-  type_ = vision_model_type(w.config());
   std::string exe = exe_path;
   if (exe == "/proc/self/exe") {
     char buf[4096];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     exe = n > 0 ? std::string(buf, size_t(n)) : "";
   }
+  if (is_tflite(path)) {
+    type_ = "tflite";
+    impl_->tflite = std::make_unique<TfliteModel>(path);
+    impl_->interp = std::make_unique<TfliteInterpreter>(*impl_->tflite, true);
+    const TfliteTensor& in = impl_->interp->input_tensor();
+    if (in.shape.size() != 4 || in.shape[0] != 1 || in.shape[3] != 3 || in.shape[1] <= 0 || in.shape[2] <= 0 ||
+        in.shape[1] > 4096 || in.shape[2] > 4096)
+      fail("vision: {}: the TFLite input is not one RGB image (NHWC 1xHxWx3)", path);
+    const auto& outs = impl_->tflite->outputs();
+    if (outs.empty()) fail("vision: {}: the TFLite model has no output", path);
+    const int64_t n = impl_->tflite->tensors()[size_t(outs[0])].elements();
+    if (n <= 1 || n > 1000000) fail("vision: {}: the TFLite output has {} values, not class scores", path, n);
+    impl_->labels = resolve_labels({}, int(n), find_imagenet_labels(exe));
+    return;
+  }
+  VisionWeights w = VisionWeights::open(path);
+  type_ = vision_model_type(w.config());
   if (type_ == "vit") {
     impl_->vit.emplace(std::move(w));
     impl_->labels = resolve_labels(impl_->vit->config_labels(), impl_->vit->n_labels(), find_imagenet_labels(exe));
@@ -110,6 +138,36 @@ std::vector<Scored> VisionService::classify(KernelContext& ctx, const image::Ima
   if (impl_->vit) {
     if (!labels.empty()) fail("vision: {}: --labels needs a CLIP model (this is a ViT classifier)", path_);
     return top_of(impl_->vit->logits(ctx, impl_->vit->preprocess()(img)), impl_->labels, top_k);
+  }
+  if (impl_->interp) {
+    if (!labels.empty()) fail("vision: {}: --labels needs a CLIP model (this is a TFLite classifier)", path_);
+    const TfliteTensor& in = impl_->interp->input_tensor();
+    const image::Image x = image::resize(img, in.shape[2], in.shape[1], image::Filter::bilinear);
+    std::vector<float> p;
+    if (in.type == int(TfliteType::uint8)) {
+      p = impl_->interp->run_quantized(ctx, x.rgb);
+    } else {
+      std::vector<float> f(x.rgb.size());
+      for (size_t i = 0; i < f.size(); ++i) f[i] = (float(x.rgb[i]) - 127.5f) / 127.5f;
+      p = impl_->interp->run(ctx, f);
+    }
+    if (p.size() != impl_->labels.size()) fail("vision: {}: the TFLite output has {} values", path_, p.size());
+    // A classifier ending in SOFTMAX gives probabilities; anything else is treated as logits.
+    double sum = 0;
+    bool probs = true;
+    for (float v : p) {
+      sum += v;
+      probs = probs && v >= 0 && std::isfinite(v);
+    }
+    if (!(probs && std::fabs(sum - 1) < 0.05)) return top_of(p, impl_->labels, top_k);
+    // Probabilities as the model gives them (a uint8 softmax sums to 1 only within its 1/256 steps).
+    std::vector<int> idx(p.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    const int k = std::min<int>(top_k, int(idx.size()));
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return p[size_t(a)] > p[size_t(b)]; });
+    std::vector<Scored> out;
+    for (int i = 0; i < k; ++i) out.push_back({impl_->labels[size_t(idx[size_t(i)])], idx[size_t(i)], p[size_t(idx[size_t(i)])]});
+    return out;
   }
   if (labels.empty()) fail("vision: {}: a CLIP model classifies against labels: give --labels a,b,c", path_);
   std::vector<float> ie = image_embedding(ctx, img), logits;

@@ -1,6 +1,11 @@
-// One loaded vision model (ViT or CLIP) behind the operations the CLI and the server offer: classify an
-// image (top-k with probabilities and real label names), zero-shot classify against given labels (CLIP,
-// prompts from a template), image and text embeddings (CLIP).
+// One loaded vision model (ViT, CLIP or a TFLite image classifier such as MobileNet v2) behind the
+// operations the CLI and the server offer: classify an image (top-k with probabilities and real label
+// names), zero-shot classify against given labels (CLIP, prompts from a template), image and text
+// embeddings (CLIP).
+// TFLite (a .tflite file): the image is resized to the model's input size (PIL bilinear, as the reference
+// in tests/vision/test_tflite.cpp), fed as uint8 RGB to a uint8 input (its own scale/zero point) or as
+// (x - 127.5) / 127.5 to a float input (TF-Slim / TF Hub's convention), run by our interpreter (fake
+// quantization on); outputs of 1000/1001 classes get the ImageNet names (1001: "background" first).
 #pragma once
 
 #include <memory>
@@ -33,10 +38,11 @@ class VisionService {
   // exe_path locates the ImageNet label file (see labels.h); "/proc/self/exe" is resolved.
   VisionService(const std::string& model_path, const std::string& exe_path = "/proc/self/exe");
   ~VisionService();
-  const std::string& type() const { return type_; }  // "vit" or "clip"
+  const std::string& type() const { return type_; }  // "vit", "clip" or "tflite"
   const std::string& path() const { return path_; }
 
-  // ViT: softmax over its classes (labels must be empty). CLIP: zero-shot over `labels` (required).
+  // ViT / TFLite: probabilities over its classes (labels must be empty). CLIP: zero-shot over `labels`
+  // (required).
   std::vector<Scored> classify(KernelContext& ctx, const image::Image& img, const std::vector<std::string>& labels,
                                const std::string& templ, int top_k) const;
   // CLIP only: normalised embeddings.

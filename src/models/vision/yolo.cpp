@@ -13,6 +13,7 @@
 #include "core/kernels/context.h"
 #include "core/ops/ops_conv2d.h"
 #include "core/safetensors/safetensors.h"
+#include "models/vision/convert_vision.h"
 
 namespace pj::vision {
 
@@ -420,16 +421,17 @@ std::vector<Detection> YoloModel::detect(KernelContext& ctx, const image::Image&
   return dets;
 }
 
-void YoloModel::add_to_gguf(gguf::Writer& w, GgmlType type, const std::string& name) const {
+int YoloModel::add_to_gguf(gguf::Writer& w, GgmlType type, const std::string& name) const {
   const Impl& im = *impl_;
+  int fallbacks = 0;
   w.add_kv("general.architecture", std::string("yolov8"));
   w.add_kv("general.name", name);
   w.add_kv("yolov8.sppf_cv1_silu", im.sppf_cv1_silu);
   w.add_kv("yolov8.class_names", gguf::Array(names_));
   for (const auto& [prefix, conv] : im.convs) {
     const ConvW* cw = &conv;
-    GgmlType t = type;
-    if (cw->cols % int64_t(ggml_type_info(t).block_size) != 0) t = type == GgmlType::F32 ? GgmlType::F32 : GgmlType::F16;
+    const GgmlType t = vision_weight_type(type, cw->cols);
+    if (t != type) ++fallbacks;
     // Rows are converted while the file is written (the model must outlive w.write()).
     w.add_tensor(prefix + ".weight", t, {uint64_t(cw->cols), uint64_t(cw->cout)}, [cw, t](gguf::TensorSink& sink) {
       KernelContext ctx(KernelContext::Options{1, std::nullopt});
@@ -445,6 +447,7 @@ void YoloModel::add_to_gguf(gguf::Writer& w, GgmlType type, const std::string& n
     w.add_tensor(prefix + ".bias", GgmlType::F32, {uint64_t(cw->cout)},
                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(cw->bias.data()), cw->bias.size() * sizeof(float)));
   }
+  return fallbacks;
 }
 
 }  // namespace pj::vision

@@ -63,10 +63,11 @@ class YoloModel {
   std::vector<Detection> detect(KernelContext& ctx, const image::Image& img, const YoloOptions& opt,
                                 int size = 640) const;
 
-  // Writes the fused weights to a GGUF (general.architecture "yolov8"). Weight matrices whose row length
-  // is a multiple of the block size of `type` are stored as `type`; the others as F16 (F32 when type is
-  // F32). Biases stay F32.
-  void add_to_gguf(gguf::Writer& w, GgmlType type, const std::string& name) const;
+  // Writes the fused weights to a GGUF (general.architecture "yolov8"). Each convolution's rows (KH*KW*Cin
+  // values) get the type vision_weight_type(type, cols) picks (models/vision/convert_vision.h: `type` when
+  // the row length is a multiple of its block size, else llama.cpp's 32-wide fallback, else F16 / F32).
+  // Biases stay F32. Returns the number of convolutions that did not get `type`.
+  int add_to_gguf(gguf::Writer& w, GgmlType type, const std::string& name) const;
 
  private:
   YoloModel() = default;
