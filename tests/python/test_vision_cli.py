@@ -205,7 +205,8 @@ def test_classify_tflite_mobilenet(tmp_path):
     """The real MobileNet v2 (uint8 TFLite) through `pajamas classify`: grace_hopper.bmp -> military
     uniform with LiteRT's probability within 0.03 (LiteRT 2.3.0: 0.922; ours 0.930, as in
     tests/vision/test_tflite.cpp: the model's own uint8 softmax output, not renormalised),
-    names from the 1001-line label file (index 0 is background), --annotate; --labels is refused."""
+    names from the 1001-line label file (index 0 is background), --annotate; --labels is refused; the
+    server's /v1/images/classify gives the same."""
     model = SHARED / "data" / "models" / "mobilenet_v2_1.0_224_quant.tflite"
     img = SHARED / "data" / "images" / "grace_hopper.bmp"
     r = run("classify", "-m", model, img, "--top-k", "3", "--json", "--annotate", tmp_path / "g.png")
@@ -218,3 +219,22 @@ def test_classify_tflite_mobilenet(tmp_path):
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
     r = run("classify", "-m", model, img, "--labels", "a,b")
     assert r.returncode == 1 and "CLIP" in r.stderr
+    # The server's classify route serves it too (model id: the file name), with the CLI's numbers.
+    port = free_port()
+    p = subprocess.Popen([str(pj_bin()), "serve", "--port", str(port), "--vision-model", str(model)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        st, body = post(port, "/v1/images/classify", {"model": model.name, "image": base64.b64encode(img.read_bytes()).decode(),
+                                                      "top_k": 3})
+        assert st == 200, body
+        assert [d["label"] for d in body["data"]] == [x["label"] for x in res]
+        assert all(abs(a["score"] - b["score"]) < 1e-6 for a, b in zip(body["data"], res))
+    finally:
+        p.terminate()
+        p.wait(timeout=10)

@@ -26,7 +26,7 @@ void register_serve(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--port", o->s.port, "Port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   cmd->add_option("-m,--model", o->models, "GGUF file or Hugging Face folder to serve (repeatable; default: the installed default model)");
   cmd->add_option("--speech-model", o->s.speech_models, "Whisper GGUF/HF/CTranslate2 model for /v1/audio/transcriptions (repeatable; default: models/whisper-tiny.en)");
-  cmd->add_option("--vision-model", o->s.vision_models, "ViT/CLIP folder or GGUF for /v1/images/classify|embed (repeatable)");
+  cmd->add_option("--vision-model", o->s.vision_models, "ViT/CLIP folder or GGUF, or a .tflite classifier, for /v1/images/classify|embed; a YOLOv8 .safetensors/GGUF for /v1/images/detect (repeatable)");
   cmd->add_option("--models-dir", o->s.pool.models_dir, "Folder of models (*.gguf, HF folders), loaded on first use");
   cmd->add_option("--api-key", o->s.api_key, "Require 'Authorization: Bearer KEY' on every API request");
   cmd->add_option("--parallel", o->s.pool.parallel, "Requests served at once per model (each has its own KV cache)")
