@@ -169,3 +169,8 @@ def test_errors(tmp_path):
     assert p.returncode == 1 and "nope" in p.stderr, p.stderr
     p = transcribe(ESPEAK, "-m", MODEL, "--format", "docx", check=False)
     assert p.returncode == 1 and "format" in p.stderr, p.stderr
+    if (MODEL / "model.bin").exists():  # an English-only model refuses to translate or another language
+        p = transcribe(ESPEAK, "-m", MODEL, "--task", "translate", check=False)
+        assert p.returncode == 1 and "English-only and cannot translate" in p.stderr, p.stderr
+        p = transcribe(ESPEAK, "-m", MODEL, "--language", "de", check=False)
+        assert p.returncode == 1 and "English-only" in p.stderr, p.stderr
