@@ -148,6 +148,9 @@ def main():
     ap.add_argument("--jobs", type=int, default=1, help="pajamas calls at once")
     ap.add_argument("--table-only", action="store_true", help="write the doc from the cached results")
     ap.add_argument("--reeval", action="store_true", help="keep the quantized models, redo the base and every score")
+    ap.add_argument("--modes", default=",".join(MODES), help="which of none,general,domain to run")
+    ap.add_argument("--merge", action="append", default=[],
+                    help="also use the results.json of another --work (a run of other modes, same settings)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "imatrix-results.md"))
     a = ap.parse_args()
     R = Runner(a)
@@ -159,15 +162,20 @@ def main():
         # the general domain's own row is the general-mode row (not quantized twice).
         # Order: general-matrix models, each domain's own, then the no-imatrix models (the comparison the
         # issue is about comes first if a run is cut short).
-        units = [(R.unit_shared, (t, "general", domains)) for t in types]
-        units += [(R.unit_domain, (d, types)) for d in domains if d != "general"]
-        units += [(R.unit_shared, (t, "none", domains)) for t in types]
+        modes = a.modes.split(",")
+        units = [(R.unit_shared, (t, "general", domains)) for t in types if "general" in modes]
+        units += [(R.unit_domain, (d, types)) for d in domains if d != "general" and "domain" in modes]
+        units += [(R.unit_shared, (t, "none", domains)) for t in types if "none" in modes]
         with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
             for f in [ex.submit(fn, *args) for fn, args in units]:
                 f.result()
         R.put("seconds_last_run", time.time() - R.t0)
         R.log("done")
-    write_doc(a, R.results)
+    results = dict(R.results)
+    for m in a.merge:
+        other = json.loads(pathlib.Path(m).read_text())
+        results.update({k: v for k, v in other.items() if k not in results and k != "base"})
+    write_doc(a, results)
 
 
 def res(results, t, mode, d):
@@ -213,7 +221,7 @@ def summary(a, results, types, domains):
     """The plain statement the issue asks for, computed from the numbers."""
     others = [d for d in domains if d != "general"]
     L = ["## What the numbers say\n"]
-    rows, notes, paired_all = [], [], True
+    rows, notes, agg, paired_all = [], [], [], True
     for t in types:
         ds = [d for d in others if res(results, t, "general", d) and res(results, t, "domain", d)]
         if not ds:
@@ -234,6 +242,9 @@ def summary(a, results, types, domains):
             entry = f"{d} {r:+.0f}%"
             (better if z < -2 else worse if z > 2 else within).append(entry)
         mean_rel = sum(rel) / len(rel)
+        none_rel = 100 * (mean_se(g)[0] - mean_se(nn)[0]) / mean_se(nn)[0] if all(nn) else None
+        agg.append({"t": t, "rel": mean_rel, "none_rel": none_rel, "better": len(better), "worse": len(worse),
+                    "within": len(within)})
         none_cell = "refused" if not all(nn) else "{:.4f}".format(mean_se(nn)[0])
         rows.append(f"| {t} | {none_cell} | {mg:.4f} ± {sg:.4f} | {md:.4f} ± {sd:.4f} | {mean_rel:+.1f}% | "
                     f"{', '.join(better) or '-'} | {', '.join(within) or '-'} | {', '.join(worse) or '-'} |")
@@ -259,6 +270,13 @@ def summary(a, results, types, domains):
              "about 5-10% of it, so differences of a few percent are not resolved. The general domain is left out "
              "(its own matrix is the general one). Percentages: change of the KLD with the domain's own matrix "
              "relative to the general one (negative = the domain matrix is better).\n")
+    tot = {k: sum(x[k] for x in agg) for k in ("better", "worse", "within")}
+    if agg:
+        L.insert(1, "**In short:** " + "; ".join(
+            f"{x['t']}: domain matrix {x['rel']:+.1f}% KLD vs the general one on average"
+            + (f" (general matrix vs none: {x['none_rel']:+.0f}%)" if x["none_rel"] is not None else " (none: refused)")
+            for x in agg) + f". Over all {sum(tot.values())} (type, domain) pairs the domain's own matrix is clearly "
+            f"better in {tot['better']}, clearly worse in {tot['worse']} and within the error bars in {tot['within']}.\n")
     L.append("| type | mean KLD none | mean KLD general | mean KLD domain | domain vs general (mean) | "
              "domain clearly better | within error bars | domain clearly worse |")
     L.append("|---|---|---|---|---|---|---|---|")
@@ -277,7 +295,7 @@ STATIC_NOTES = """
   the domain effect on true 2-3 bit tensors is diluted. IQ2_XS without an importance matrix is refused
   (as llama.cpp refuses it).
 - F16: there is no F16 copy of the model here, so the reference is the Q4_1 file itself.
-- More evaluation text: 3 chunks of 256 per domain keep the run within an hour on a shared 2-core
+- More evaluation text: 3 chunks of 256 per domain keep the run short on a shared 2-core
   machine; more chunks (`--chunks`, the held-out texts allow more) would narrow the error bars.
 
 ## Agreement with llama.cpp (tests/python/test_imatrix_vs_llamacpp.py)
@@ -293,6 +311,23 @@ llama-perplexity built from the llama.cpp inside llama-cpp-python 0.3.36 (`scrip
 | .dat written by each (averages x ncall) | 6.0e-4, identical headers and trailers |
 | perplexity (F32, held-out general, 2 x 128) | ours vs llama-perplexity within 2e-5 relative (13.1176 vs 13.1179 on the calibration text) |
 | each reads the other's files | llama-imatrix merges our GGUF + .dat (sums and counts x2 exact to 1e-5); we merge theirs; llama-perplexity scores against our .kld and we against theirs (KLD < 1e-3, same top > 98%) |
+"""
+
+
+EARLIER_RUN = """
+## Earlier run (session 2: three domains, same settings, an older build)
+
+Mean KLD ± standard error on the held-out text, general matrix vs the domain's own (from the commit
+b5a34aa version of this file). The domain's own matrix gave 5-15% lower KLD at IQ3_XS and IQ2_XS, but
+each difference is under 2 combined (unpaired) standard errors (IQ2_XS tool_calling: 1.7); at 4 bits the
+differences were a few percent either way:
+
+| type | medical: none | general | domain | tool_calling: none | general | domain |
+|---|---|---|---|---|---|---|
+| Q4_K_M | 0.0752 | 0.0539 ± 0.0045 | 0.0552 ± 0.0055 | 0.0602 | 0.0324 ± 0.0020 | 0.0321 ± 0.0020 |
+| IQ4_XS | 0.2696 | 0.1636 ± 0.0212 | 0.1589 ± 0.0214 | 0.1691 | 0.0879 ± 0.0072 | 0.0836 ± 0.0071 |
+| IQ3_XS | 1.0077 | 0.2494 ± 0.0252 | 0.2112 ± 0.0178 | 0.8700 | 0.1354 ± 0.0086 | 0.1292 ± 0.0075 |
+| IQ2_XS | refused | 0.7170 ± 0.0517 | 0.6595 ± 0.0464 | refused | 0.4253 ± 0.0252 | 0.3700 ± 0.0212 |
 """
 
 
@@ -330,11 +365,23 @@ def write_doc(a, results):
             L.append(f"\n{t}: {min(sizes):.2f} bits per weight over the quantized tensors.")
     L.append("")
     L += summary(a, results, types, domains)
+    cells = [(t, m, d) for t in types for m in MODES for d in domains if not (m == "domain" and d == "general")]
+    not_run = [c for c in cells if f"{c[0]}/{c[1]}/{c[2]}" not in results
+               and not (c[1] == "domain" and c[2] == "general")]
     missing = [d for d in DOMAINS if d not in domains]
-    L.append(STATIC_NOTES.rstrip("\n") + ("\n- Domains not run: " + ", ".join(missing) if missing else ""))
+    if not_run:
+        missing_note = (f"\n- **{len(not_run)} of {len(cells)} cells are 'not run'**: the run was cut short (session 3 ran it "
+                        "on the shared 2-core machine at a load average of about 25 and stopped at its deadline); the "
+                        "command below resumes it from its cache. Until then, see the earlier three-domain run below.")
+    else:
+        missing_note = ""
+    L.append(STATIC_NOTES.rstrip("\n").replace("## Not measured\n", "## Not measured\n" + missing_note, 1)
+             + ("\n- Domains not run: " + ", ".join(missing) if missing else ""))
+    if not_run:
+        L.append(EARLIER_RUN.rstrip("\n"))
     secs = results.get("seconds_last_run")
-    L.append("\nReproduce (results are cached in ~/.cache/pj/imatrix-results and the run resumes; "
-             + (f"the last full run took {secs / 60:.0f} minutes with --jobs {a.jobs} on the shared, busy 2-core machine" if secs else "")
+    L.append("\nReproduce (results are cached in ~/.cache/pj/imatrix-results and the run resumes"
+             + (f"; the last full run took {secs / 60:.0f} minutes with --jobs {a.jobs} on the shared, busy 2-core machine" if secs else "")
              + "):\n")
     L.append("    ./setup.sh   # builds build/pajamas; scripts/build_llama_tools.sh builds the llama.cpp judges")
     L.append(f"    PJ_BIN=build/pajamas .venv/bin/python scripts/imatrix_results.py --types {','.join(types)} \\")
