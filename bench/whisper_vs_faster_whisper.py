@@ -3,7 +3,7 @@
 tiny.en weights (models/whisper-tiny.en, the CTranslate2 folder both read), the same audio and the same
 decoding settings (beam 5, English, timestamps, temperature fallback, no VAD), same machine, same run.
 
-    .venv/bin/python bench/whisper_vs_faster_whisper.py [--threads 2] [--repeat 3] [FILE...]
+    .venv/bin/python bench/whisper_vs_faster_whisper.py [FILE...] [--threads 2] [--repeat 3] [--quant Q8_0 Q5_0]
 
 Default audio: ../shared/data/audio/jfk.flac (11 s) and a 60 s file made by repeating it (needs the
 ffmpeg tool). Reports the best of --repeat runs as a real-time factor (processing seconds / audio
@@ -33,8 +33,8 @@ def audio_seconds(path):
     return float(out.strip())
 
 
-def run_ours(path, threads):
-    p = subprocess.run([PJ, "transcribe", "-m", str(MODEL), str(path), "-t", str(threads), "--beam-size", "5",
+def run_ours(path, threads, model=MODEL):
+    p = subprocess.run([PJ, "transcribe", "-m", str(model), str(path), "-t", str(threads), "--beam-size", "5",
                         "--language", "en", "--no-progress"], capture_output=True, text=True, check=True)
     m = re.search(r"in ([0-9.]+) s \(real-time factor", p.stderr)
     return float(m.group(1)), p.stdout.strip().replace("\n", " ")
@@ -45,8 +45,13 @@ def main():
     ap.add_argument("files", nargs="*")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quant", nargs="*", default=[], help="also time tiny.en quantized to these types (pajamas quantize)")
     a = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
+    quant = {}
+    for t in a.quant:
+        quant[t] = Path(tmp.name) / f"tiny.en-{t}.gguf"
+        subprocess.run([PJ, "quantize", str(MODEL), str(quant[t]), t], check=True, capture_output=True)
     files = [Path(f) for f in a.files]
     if not files:
         jfk = SHARED / "data" / "audio" / "jfk.flac"
@@ -67,6 +72,9 @@ def main():
         results = []
         best, text = min(run_ours(f, a.threads) for _ in range(a.repeat))
         results.append(("pajamas (F16 weights)", best, text))
+        for t, path in quant.items():
+            best, text = min(run_ours(f, a.threads, path) for _ in range(a.repeat))
+            results.append((f"pajamas ({t})", best, text))
         for ct, model in fw.items():
             times = []
             for _ in range(a.repeat):
