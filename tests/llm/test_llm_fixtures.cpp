@@ -106,7 +106,10 @@ TEST_P(LlmFixture, FullPassMatchesReferenceLogits) {
   double err = rel_error(logits.data(), ref.logits.data(), logits.size());
   RecordProperty("rel_error", std::to_string(err));
   std::printf("%s: F32 full-pass logits rel. error %.3g\n", name.c_str(), err);
-  EXPECT_LT(err, 1e-4) << name << ": full pass, F32 KV cache";
+  // Gemma's GeGLU is computed as llama.cpp does (gelu from ggml's F16 table: input and output rounded
+  // to F16, 2^-11 relative each), which transformers does not: measured 1.2e-4 (gemma2), 7e-5 (gemma3).
+  const double bound = name.rfind("gemma", 0) == 0 ? 3e-4 : 1e-4;
+  EXPECT_LT(err, bound) << name << ": full pass, F32 KV cache";
   const std::vector<float> full(logits.begin(), logits.end());
 
   // The incremental path (one token at a time through an F32 KV cache) gives the same logits: only the

@@ -1,6 +1,7 @@
 // The shared decoder forward pass. Shapes: n tokens per call, E = n_embd, Q = n_head * head_dim,
 // KV = n_head_kv * head_dim, F = n_ff, V = n_vocab.
 #include "models/llm/session.h"
+#include "models/llm/arch.h"
 
 #include "core/base/error.h"
 #include "core/base/half.h"
@@ -152,8 +153,7 @@ std::span<const float> LlmSession::decode(std::span<const int32_t> tokens, bool 
     if (h.act == Activation::silu) {
       ctx_.ops().swiglu(gate_.data(), up_.data(), gate_.data(), n * F);  // llama.cpp's fused op
     } else {
-      ctx_.ops().gelu_tanh(gate_.data(), gate_.data(), n * F);
-      for (int64_t i = 0; i < n * F; ++i) gate_[size_t(i)] *= up_[size_t(i)];
+      geglu_ggml(gate_.data(), up_.data(), gate_.data(), n * F);  // llama.cpp's fused op (F16 gelu table)
     }
     matmul(L.ffn_down, gate_.data(), n, o_.data());
     if (L.post_ffw_norm) rms_norm_rows(o_.data(), L.post_ffw_norm, o_.data(), n, E);
