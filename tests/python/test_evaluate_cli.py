@@ -61,10 +61,10 @@ def wilson(c, n, z=1.959963984540054):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def render_hf(template, messages):
+def render_hf(template, messages, **extra):
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                                        extensions=[jinja2.ext.loopcontrols])
-    return env.from_string(template).render(messages=messages, add_generation_prompt=True, tools=None)
+    return env.from_string(template).render(messages=messages, add_generation_prompt=True, tools=None, **extra)
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +225,39 @@ def test_bad_input_is_one_line_error(fixture_model, tmp_path):
         assert msg in p.stderr
     p = run("evaluate", "compare", str(tmp_path / "nothing.gguf"), check=False)
     assert p.returncode == 1 and "no evaluation found" in p.stderr
+
+
+def test_chat_template_option(fixture_model, tmp_path):
+    """--chat-template replaces the model's template (base models carry none): a Jinja file, or a
+    tokenizer_config.json holding one; recorded in the settings, so a resume with another one is refused."""
+    cases = [(ROOT / "data" / "templates" / "gemma-3-it.jinja", None),
+             (SHARED / "fixtures" / "gemma3" / "tokenizer_config.json", "chat_template")]
+    for path, key in cases:
+        out = tmp_path / f"{path.stem}.json"
+        run("evaluate", "llm", "-m", str(fixture_model), "--num-questions", "2", "-n", "2", "-t", "1",
+            "--chat-template", str(path), "-o", str(out))
+        j = json.loads(out.read_text())
+        check_evaluation(j, 2, 2)
+        assert j["settings"]["chat_template"] == str(path)
+        template = json.loads(path.read_text())[key] if key else path.read_text()
+        for r in j["results"]:
+            msgs = [{"role": "system", "content": r["system_prompt"]}, {"role": "user", "content": r["user_prompt"]}]
+            # the fixture (Qwen2) has no BOS token: bos_token is undefined, which renders as nothing
+            assert r["prompt"] == render_hf(template, msgs)
+            assert r["prompt"].startswith("<start_of_turn>")
+    # resuming with the model's own template: refused, naming the difference
+    p = run("evaluate", "llm", "-m", str(fixture_model), "--num-questions", "2", "-n", "2", "-t", "1",
+            "-o", str(tmp_path / "gemma-3-it.json"), check=False)
+    assert p.returncode == 1 and "chat template" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    no_tpl = tmp_path / "tokenizer_config.json"
+    no_tpl.write_text('{"bos_token": "<s>"}')
+    empty = tmp_path / "empty.jinja"
+    empty.write_text("\n")
+    for f, msg in [(no_tpl, 'no "chat_template" field'), (empty, "empty template"),
+                   (tmp_path / "missing.jinja", "missing.jinja")]:
+        p = run("evaluate", "llm", "-m", str(fixture_model), "--chat-template", str(f), "-o", str(tmp_path / "y.json"),
+                check=False)
+        assert p.returncode == 1 and p.stderr.startswith("pajamas: error: ") and msg in p.stderr, p.stderr
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="default model not installed (./setup.sh --deps-only)")

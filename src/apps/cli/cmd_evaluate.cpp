@@ -32,6 +32,7 @@ struct EvalOptions {
   bool lenient = false;
   std::string thinking = "off";
   int max_tokens = 0;  // 0: 512, or 2048 with thinking on
+  std::string chat_template;  // file replacing (or supplying) the model's tokenizer.chat_template
   std::string output;
 };
 
@@ -65,6 +66,29 @@ std::string ftype_name(uint32_t t) {
   for (const auto& [k, v] : names)
     if (k == t) return v;
   return "type " + std::to_string(t);
+}
+
+// --chat-template FILE: a Jinja template, or a Hugging Face tokenizer_config.json holding one in
+// "chat_template" (a string, or a list of {name, template} of which "default" is taken). For models that
+// carry no template (base models) or a wrong one; the file is recorded in the results' settings.
+std::string load_chat_template(const std::string& path) {
+  const std::string text = read_text_file(path);
+  if (!path.ends_with(".json")) return text;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail("evaluate: --chat-template {}: not valid JSON ({})", path, e.what());
+  }
+  const auto it = j.is_object() ? j.find("chat_template") : j.end();
+  if (it == j.end()) fail("evaluate: --chat-template {}: no \"chat_template\" field", path);
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_array())
+    for (const auto& t : *it)
+      if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
+        return t["template"].get<std::string>();
+  fail("evaluate: --chat-template {}: \"chat_template\" is neither a string nor a list holding a \"default\" template",
+       path);
 }
 
 int64_t path_size(const std::string& p) {
@@ -137,6 +161,14 @@ eval::Summary evaluate_model(const EvalOptions& o, const std::string& model_arg,
   e.settings.num_questions = o.num_questions;
   e.settings.thinking = o.thinking;
   e.settings.max_tokens = o.max_tokens > 0 ? o.max_tokens : (o.thinking == "on" ? 2048 : 512);
+  e.settings.chat_template = o.chat_template;
+  // Read (and parsed, below) before a model loads, so a bad file fails fast.
+  std::unique_ptr<chat::Template> tmpl;
+  if (!o.chat_template.empty()) {
+    const std::string source = load_chat_template(o.chat_template);
+    if (source.find_first_not_of(" \t\r\n") == std::string::npos) fail("evaluate: --chat-template {}: empty template", o.chat_template);
+    tmpl = std::make_unique<chat::Template>(source, o.chat_template);
+  }
   for (const auto& q : qs) e.settings.question_ids.push_back(q.id);
   e.mode = o.lenient ? "lenient" : "strict";
 
@@ -161,6 +193,7 @@ eval::Summary evaluate_model(const EvalOptions& o, const std::string& model_arg,
     lo.model = model_path;
     return lo;
   }());
+  if (tmpl) l.tmpl = std::move(tmpl);
   e.settings.format = is_directory(model_path) ? "hf" : "gguf";
   std::string name = fs::path(model_path).filename().string();
   if (name.size() > 5 && name.ends_with(".gguf")) name.resize(name.size() - 5);
@@ -220,6 +253,9 @@ void add_eval_options(CLI::App* cmd, EvalOptions& o, bool with_model) {
       ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
   cmd->add_option("-n,--max-tokens", o.max_tokens, "Token budget per reply (default: 512, or 2048 with --thinking on)")
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--chat-template", o.chat_template,
+                  "Chat template to use instead of the model's (a Jinja file, or a tokenizer_config.json holding one); "
+                  "for base models that carry none");
 }
 
 // evaluation.json files named by PATH: the file itself, a model's default output, or every

@@ -158,7 +158,8 @@ ojson to_json(const Evaluation& e) {
   j["threads"] = e.threads;
   j["settings"] = {{"questions", e.settings.questions},   {"categories", e.settings.categories},
                    {"num_questions", e.settings.num_questions}, {"max_tokens", e.settings.max_tokens},
-                   {"thinking", e.settings.thinking},     {"question_ids", e.settings.question_ids}};
+                   {"thinking", e.settings.thinking},     {"chat_template", e.settings.chat_template},
+                   {"question_ids", e.settings.question_ids}};
   ojson res = ojson::array();
   for (const auto& r : e.results)
     res.push_back({{"id", r.id},
@@ -206,6 +207,7 @@ Evaluation evaluation_from_json(const ojson& j, const std::string& where) {
   e.settings.num_questions = req<int>(st, "num_questions", sw);
   e.settings.max_tokens = req<int>(st, "max_tokens", sw);
   e.settings.thinking = req<std::string>(st, "thinking", sw);
+  e.settings.chat_template = opt<std::string>(st, "chat_template", "");  // absent before --chat-template existed
   e.settings.question_ids = req<std::vector<std::string>>(st, "question_ids", sw);
   const auto& res = j.find("results");
   if (res == j.end() || !res->is_array()) fail("{}: missing \"results\" array", where);
@@ -325,6 +327,8 @@ std::string resume_mismatch(const RunSettings& a, const RunSettings& b) {
   if (a.questions != b.questions) return fmt::format("questions {} vs {}", a.questions, b.questions);
   if (a.thinking != b.thinking) return fmt::format("thinking {} vs {}", a.thinking, b.thinking);
   if (a.max_tokens != b.max_tokens) return fmt::format("max tokens {} vs {}", a.max_tokens, b.max_tokens);
+  if (a.chat_template != b.chat_template)
+    return fmt::format("chat template '{}' vs '{}' (empty: the model's own)", a.chat_template, b.chat_template);
   if (a.question_ids != b.question_ids)
     return fmt::format("question selection ({} questions, categories [{}]) vs ({} questions, categories [{}])",
                        a.question_ids.size(), fmt::join(a.categories, ","), b.question_ids.size(),

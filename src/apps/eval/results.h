@@ -36,6 +36,7 @@ struct RunSettings {
   int num_questions = 0;  // as asked (0: all)
   std::string thinking = "off";
   int max_tokens = 0;
+  std::string chat_template;  // --chat-template file; empty: the model's own template
   std::vector<std::string> question_ids;  // the selected questions, in order
 };
 
