@@ -68,11 +68,14 @@ TEST(WhisperQuant, FixtureLogitsPerType) {
     double bound;
   };
   // measured (this machine, AVX-512): F16 1.9e-7, Q8_0 0.020, Q6_K 0.027 (Q8_0 on the 64-wide rows),
-  // Q5_0 0.089, Q5_1 0.093, Q5_K 0.098, Q4_K 0.103 (Q5_0 on 64-wide rows), Q4_1 0.17, Q4_0 0.19, IQ4_NL 0.25
+  // Q5_0 0.089, Q5_1 0.093, Q5_K 0.098, Q4_K 0.103 (Q5_0 on 64-wide rows), Q4_1 0.17, Q4_0 0.19, IQ4_NL 0.25,
+  // BF16 0.0053 (8-bit mantissas of the F16 source), IQ4_XS 0.22 and Q3_K 0.22 (IQ4_NL on 64-wide rows),
+  // Q2_K 0.46 (its ffn_down weights at 2.6 bits)
   const Case cases[] = {{GgmlType::F16, 1e-5},  {GgmlType::Q8_0, 0.04}, {GgmlType::Q6_K, 0.05},
                         {GgmlType::Q5_1, 0.18}, {GgmlType::Q5_0, 0.18}, {GgmlType::Q5_K, 0.18},
                         {GgmlType::Q4_1, 0.35}, {GgmlType::Q4_0, 0.35}, {GgmlType::Q4_K, 0.2},
-                        {GgmlType::IQ4_NL, 0.45}};
+                        {GgmlType::IQ4_NL, 0.45}, {GgmlType::BF16, 0.012}, {GgmlType::IQ4_XS, 0.45},
+                        {GgmlType::Q3_K, 0.45},   {GgmlType::Q2_K, 0.9}};
   TempDir dir;
   KernelContext ctx;
   for (const Case& c : cases) {
