@@ -48,17 +48,13 @@ void expect_same_bits(const std::vector<float>& got, const std::vector<float>& w
 }
 
 TEST(Gemm, AvailableWhereExpected) {
-  // The AVX-512 table has tiles for the float types, the 32-element block quants and Q4_K/Q5_K/Q6_K
-  // (AVX2 for the quants); the scalar reference has none.
-  const auto types = gemm_types();
-  if (cpu_best_isa() >= Isa::Avx2) {
-    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                       GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
-      EXPECT_NE(kernel_table(Isa::Avx2).types[size_t(t)].gemm, nullptr) << ggml_type_info(t).name;
-  }
-  if (cpu_best_isa() >= Isa::Avx512) {
-    for (GgmlType t : {GgmlType::F32, GgmlType::F16})
-      EXPECT_NE(kernel_table(Isa::Avx512).types[size_t(t)].gemm, nullptr) << ggml_type_info(t).name;
+  // The AVX2 and AVX-512 tables have tiles for F32, F16, the 32-element block quants and
+  // Q4_K/Q5_K/Q6_K; the scalar reference has none.
+  for (Isa isa : test::available_isas()) {
+    if (isa == Isa::Scalar) continue;
+    for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                       GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+      EXPECT_NE(kernel_table(isa).types[size_t(t)].gemm, nullptr) << ggml_type_info(t).name << " " << isa_name(isa);
   }
   for (const TypeTraits& t : kernel_table(Isa::Scalar).types) EXPECT_EQ(t.gemm, nullptr);
 }
@@ -128,6 +124,21 @@ TEST(Gemm, MatmulEqualsRowByRowDotsBitForBit) {
       }
     }
   }
+}
+
+// Options::gemm = false (or PJ_GEMM=0) turns the tiles off: same results, one vec_dot per output.
+TEST(Gemm, CanBeSwitchedOffWithTheSameResults) {
+  const int64_t rows = 9, cols = 256, n = 5;
+  KernelContext on(KernelContext::Options{.threads = 1, .isa = {}, .gemm = true});
+  KernelContext off(KernelContext::Options{.threads = 1, .isa = {}, .gemm = false});
+  EXPECT_TRUE(on.gemm_enabled());
+  EXPECT_FALSE(off.gemm_enabled());
+  const auto w = quantized_rows(on, GgmlType::Q4_0, rows, cols, 3);
+  const auto x = test::normal_floats(size_t(n * cols), 4);
+  std::vector<float> a(size_t(rows * n)), b(a.size());
+  matmul(on, GgmlType::Q4_0, w.data(), rows, cols, x.data(), n, a.data());
+  matmul(off, GgmlType::Q4_0, w.data(), rows, cols, x.data(), n, b.data());
+  expect_same_bits(a, b, "switch");
 }
 
 }  // namespace

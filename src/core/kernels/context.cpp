@@ -128,7 +128,20 @@ const KernelTable& kernel_table(Isa isa) {
   return tables[size_t(isa)];
 }
 
-KernelContext::KernelContext(Options opts) : table_(&kernel_table(choose_isa(opts))), pool_(opts.threads) {}
+namespace {
+bool choose_gemm(const KernelContext::Options& opts) {
+  if (opts.gemm) return *opts.gemm;
+  const char* env = std::getenv("PJ_GEMM");
+  if (!env || !*env) return true;
+  const std::string_view v(env);
+  if (v == "0") return false;
+  if (v == "1") return true;
+  fail("kernels: PJ_GEMM='{}' is not 0 or 1", env);
+}
+}  // namespace
+
+KernelContext::KernelContext(Options opts)
+    : table_(&kernel_table(choose_isa(opts))), gemm_(choose_gemm(opts)), pool_(opts.threads) {}
 
 const TypeTraits& KernelContext::traits(GgmlType type) const {
   const auto id = size_t(type);

@@ -20,11 +20,16 @@ class KernelContext {
   struct Options {
     int threads = 0;          // 0: hardware concurrency
     std::optional<Isa> isa;   // unset: PJ_ISA if set, else the best the CPU has
+    // matmul's register-blocked tile kernels (TypeTraits::gemm) for n >= 2. They give the same bits
+    // as the one-row dots, so this only changes speed (for A/B benchmarks). Unset: on unless the
+    // environment variable PJ_GEMM is 0.
+    std::optional<bool> gemm;
   };
   KernelContext() : KernelContext(Options{}) {}
   explicit KernelContext(Options opts);
 
   Isa isa() const { return table_->isa; }
+  bool gemm_enabled() const { return gemm_; }
   const KernelTable& table() const { return *table_; }
   const OpsTable& ops() const { return table_->ops; }
   ThreadPool& pool() { return pool_; }
@@ -43,6 +48,7 @@ class KernelContext {
 
  private:
   const KernelTable* table_;
+  bool gemm_ = true;
   ThreadPool pool_;
   std::vector<uint8_t> scratch_;
 };

@@ -7,8 +7,9 @@
 // 3 x 2 tiles. Quant lane sums are exact integers however computed: Q4_0/Q5_0 use the unsigned
 // nibbles (maddubs cannot overflow: 31 * 127 * 2 < 2^15) minus offset * (sum of 4 activation bytes),
 // the latter once per activation block; Q8_0 keeps the sign trick of dot_s8_s8 (x + 128 would overflow
-// maddubs' int16 pairs). F32/F16 have no tile kernel on AVX2 yet (their dots keep four and two
-// 8-lane accumulators per output, too many registers for a useful tile): matmul uses vec_dot.
+// maddubs' int16 pairs). F32/F16: their dots keep four (F32) and two (F16) 8-lane accumulators per
+// output, so the tiles are small (1 x 3 and 2 x 3 outputs, 12 accumulators) and save only part of the
+// loads: each weight chunk is loaded (and converted) once for 3 columns.
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -83,6 +84,71 @@ void gemm(int64_t n, const void* x, size_t xs, int64_t mr, const void* y, size_t
     }
   }
 }
+
+// ---- F32 x F32 (dot_f32: a0..a3 take the 8-element chunks 0..3 of each 32, then whole chunks of 8
+// into a0, hsum((a0 + a1) + (a2 + a3)), then the last n % 8 products one by one) and F16 x F32
+// (dot_f16_f32: a0/a1 the two chunks of each 16, chunks of 8 into a0, hsum(a0 + a1), then the rest).
+template <bool kF16>
+struct FloatTile {
+  static constexpr int kA = kF16 ? 2 : 4;  // accumulators per output
+  static constexpr int kR = kF16 ? 2 : 1, kC = 3;
+  static __m256 wload(const uint8_t* row, int64_t i) {
+    if constexpr (kF16)
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + i)));
+    else
+      return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  static float w1(const uint8_t* row, int64_t i) {
+    if constexpr (kF16)
+      return fp16(reinterpret_cast<const uint16_t*>(row)[i]);
+    else
+      return reinterpret_cast<const float*>(row)[i];
+  }
+  template <int R, int C>
+  static void tile(const TileArgs& a) {
+    const float* y[C];
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) y[j] = reinterpret_cast<const float*>(a.y + size_t(j) * a.ys);
+    __m256 acc[R][C][kA];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j)
+#pragma GCC unroll 16
+        for (int k = 0; k < kA; ++k) acc[r][j][k] = _mm256_setzero_ps();
+    const int64_t n = a.n;
+    int64_t i = 0;
+    for (; i + 8 * kA <= n; i += 8 * kA) {
+#pragma GCC unroll 16
+      for (int k = 0; k < kA; ++k)
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          const __m256 xv = wload(a.x + size_t(r) * a.xs, i + 8 * k);
+#pragma GCC unroll 16
+          for (int j = 0; j < C; ++j) acc[r][j][k] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y[j] + i + 8 * k), acc[r][j][k]);
+        }
+    }
+    for (; i + 8 <= n; i += 8)
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m256 xv = wload(a.x + size_t(r) * a.xs, i);
+#pragma GCC unroll 16
+        for (int j = 0; j < C; ++j) acc[r][j][0] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y[j] + i), acc[r][j][0]);
+      }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) {
+        float sum;
+        if constexpr (kF16)
+          sum = hsum(_mm256_add_ps(acc[r][j][0], acc[r][j][1]));
+        else
+          sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[r][j][0], acc[r][j][1]), _mm256_add_ps(acc[r][j][2], acc[r][j][3])));
+        for (int64_t t = i; t < n; ++t) sum += w1(a.x + size_t(r) * a.xs, t) * y[j][t];
+        a.out[j * a.ldo + r] = sum;
+      }
+  }
+};
 
 // ---- 32-element block quants against Q8_0 / Q8_1 activations in dot_avx2.cpp's order: one 8-lane
 // accumulator, acc = fma(float(lane sums), d_x*d_y, acc) per block, the _1 types' min term summed
@@ -206,6 +272,8 @@ struct Q8_0P {
 
 GemmKernels gemm_kernels_avx2() {
   GemmKernels k{};
+  k.f32 = gemm<FloatTile<false>>;
+  k.f16_f32 = gemm<FloatTile<true>>;
   k.q4_0_q8_0 = gemm<QuantTile<Q4_0P>>;
   k.q4_1_q8_1 = gemm<QuantTile<Q4_1P>>;
   k.q5_0_q8_0 = gemm<QuantTile<Q5_0P>>;

@@ -100,7 +100,7 @@ void matmul(KernelContext& ctx, GgmlType wtype, const void* w, int64_t rows, int
   if (!prepare(ctx, wtype, w, rows, cols, x, n, p)) return;
   const TypeTraits& wt = ctx.traits(wtype);
   // One activation row: the one-row dots (load-bound either way, and tuned for it).
-  if (wt.gemm && n >= 2) by_tiles(ctx, wt, p, rows, cols, n, y);
+  if (wt.gemm && n >= 2 && ctx.gemm_enabled()) by_tiles(ctx, wt, p, rows, cols, n, y);
   else by_dots(ctx, wt, p, rows, cols, n, y);
 }
 
