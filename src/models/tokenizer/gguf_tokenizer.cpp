@@ -55,11 +55,6 @@ TokenizerSpec gguf_tokenizer_spec(const gguf::File& f) {
     auto splits = pre_splits_from_gguf_name(spec.pre_name);
     if (!splits) fail("tokenizer: {}: tokenizer.ggml.pre '{}' is not supported", f.path(), spec.pre_name);
     spec.pre_splits = *splits;
-    for (size_t i = 0; i < spec.types.size(); ++i) {
-      const TokenType t = spec.types[i];
-      if (t == TokenType::control || t == TokenType::user_defined)
-        spec.added.push_back({static_cast<int>(i), spec.tokens[i], t == TokenType::control, false, false});
-    }
   } else if (model == "llama") {
     spec.kind = TokenizerKind::spm_bpe;
     if (spec.scores.empty()) fail("tokenizer: {}: tokenizer.ggml.scores is required for a llama tokenizer", f.path());
@@ -69,6 +64,14 @@ TokenizerSpec gguf_tokenizer_spec(const gguf::File& f) {
     spec.byte_fallback = std::count(spec.types.begin(), spec.types.end(), TokenType::byte) == 256;
   } else {
     fail("tokenizer: {}: tokenizer.ggml.model '{}' is not supported (gpt2 or llama)", f.path(), model);
+  }
+  // Control tokens (<|im_start|>, Gemma's <start_of_turn>) are matched in the text when parsing specials, as
+  // llama.cpp does for every vocabulary kind; user-defined ones always (SentencePiece vocabularies match
+  // those inside their own split, see Tokenizer::split_added).
+  for (size_t i = 0; i < spec.types.size(); ++i) {
+    const TokenType t = spec.types[i];
+    if (t == TokenType::control || t == TokenType::user_defined)
+      spec.added.push_back({static_cast<int>(i), spec.tokens[i], t == TokenType::control, false, false});
   }
   spec.bos_id = optional_id(f, "tokenizer.ggml.bos_token_id");
   spec.eos_id = optional_id(f, "tokenizer.ggml.eos_token_id");
