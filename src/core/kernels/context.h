@@ -23,7 +23,7 @@ class KernelContext {
     // matmul's register-blocked tile kernels (TypeTraits::gemm) for n >= 2. They give the same bits
     // as the one-row dots, so this only changes speed (for A/B benchmarks). Unset: on unless the
     // environment variable PJ_GEMM is 0.
-    std::optional<bool> gemm;
+    std::optional<bool> gemm = std::nullopt;  // (initialised: no -Wmissing-field-initializers where omitted)
   };
   KernelContext() : KernelContext(Options{}) {}
   explicit KernelContext(Options opts);
