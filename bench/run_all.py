@@ -317,7 +317,8 @@ def section_ttft(pj, tools, models, types, threads, reps):
                     cpu_t.append(m.cpu)
                 r = {"model": name, "type": typ, "threads": t, "ours_s": summary(ours), "llama_s": summary(theirs),
                      "ours_rss_mib": summary(rss_o), "llama_rss_mib": summary(rss_t),
-                     "ours_cpu_s": summary(cpu_o), "llama_cpu_s": summary(cpu_t)}
+                     "ours_cpu_s": summary(cpu_o), "llama_cpu_s": summary(cpu_t),
+                     "rss_limit_mib": (f.stat().st_size + gguf_kv_bytes(f, 512)) / 2**20 + 64}
                 log(f"ttft {name} {typ} t={t}: ours {fmt(r['ours_s'], 3)} s, llama {fmt(r['llama_s'], 3)} s")
                 rows.append(r)
     return rows
@@ -404,11 +405,12 @@ def markdown(res):
     if res.get("ttft"):
         L.append("### Process start to first token, load included (seconds; ratio = llama.cpp / ours)\n")
         L.append("| model | type | t | ours wall s | llama-completion wall s | ratio | ours CPU s | llama CPU s | CPU ratio | "
-                 "ours RSS MiB | llama RSS MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                 "ours RSS MiB | llama RSS MiB | RSS limit MiB |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in res["ttft"]:
             L.append(f"| {r['model']} | {r['type']} | {r['threads']} | {fmt(r['ours_s'], 3)} | {fmt(r['llama_s'], 3)} | "
                      f"{rfmt(ratio(r['ours_s'], r['llama_s'], False))} | {fmt(r['ours_cpu_s'], 3)} | {fmt(r['llama_cpu_s'], 3)} | "
-                     f"{rfmt(ratio(r['ours_cpu_s'], r['llama_cpu_s'], False))} | {fmt(r['ours_rss_mib'], 0)} | {fmt(r['llama_rss_mib'], 0)} |")
+                     f"{rfmt(ratio(r['ours_cpu_s'], r['llama_cpu_s'], False))} | {fmt(r['ours_rss_mib'], 0)} | {fmt(r['llama_rss_mib'], 0)} | "
+                     f"{r['rss_limit_mib']:.0f} |")
         L.append("")
     w = res.get("whisper")
     if w and w.get("rows"):
