@@ -101,7 +101,9 @@ def test_convert_refuses_unsupported_architecture(tmp_path):
 @pytest.mark.parametrize("name", ["llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3"])
 def test_logits_from_hf_folder_match_reference(tmp_path, name):
     """`pajamas logits` straight from the Hugging Face folder (converted in memory) against the
-    transformers reference: relative error below 1e-4, full pass and incremental alike."""
+    transformers reference: relative error below 1e-4, full pass and incremental alike (3e-4 for the
+    Gemma families: their GeGLU follows llama.cpp's F16 GELU table, which alone moves the logits ~1e-4
+    away from transformers' exact GELU; tests/llm/test_llm_fixtures.cpp uses the same bounds)."""
     import struct
     folder = SHARED / "fixtures" / name
     raw = (folder / "reference.safetensors").read_bytes()
@@ -117,7 +119,8 @@ def test_logits_from_hf_folder_match_reference(tmp_path, name):
         run("logits", "-m", str(folder), "--ids", ",".join(map(str, ids)), "-o", str(out), *extra)
         ours = np.fromfile(out, dtype="<f4").reshape(ref.shape)
         err = float(np.abs(ours - ref).max() / np.abs(ref).max())
-        assert err < 1e-4, (name, extra, err)
+        bound = 3e-4 if name.startswith("gemma") else 1e-4
+        assert err < bound, (name, extra, err)
     assert not list(tmp_path.glob("*.tmp.*"))
 
 
