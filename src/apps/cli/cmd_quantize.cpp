@@ -77,20 +77,22 @@ void register_quantize(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--precision", o->precision, "Seed form: file type");
   cmd->add_option("--output", o->output_dir, "Seed form: output folder");
   cmd->callback([o, &g] {
+    // Output path and type name for the models that take one type for all their matrices (Whisper,
+    // vision): positional IN OUT TYPE, or the seed form's --output DIR/<stem>-<precision>.gguf.
+    const auto single_type_target = [](const Opts& opt, const std::string& in) {
+      if (opt.model.empty()) return std::pair<std::string, std::string>(opt.positional[1], opt.positional[2]);
+      if (opt.precision.empty() || opt.output_dir.empty()) fail("quantize: --model needs --precision TYPE and --output DIR");
+      std::filesystem::create_directories(opt.output_dir);
+      std::string stem = std::filesystem::path(in).stem().string();
+      if (stem.empty()) stem = std::filesystem::path(in).parent_path().filename().string();
+      return std::pair<std::string, std::string>(
+          (std::filesystem::path(opt.output_dir) / (stem + "-" + opt.precision + ".gguf")).string(), opt.precision);
+    };
     // Whisper (GGUF, Hugging Face or CTranslate2 folder): one type for its matrices, the rule in
     // models/whisper/quantize.h (llama.cpp's LLM mixes do not apply).
     const std::string in = !o->model.empty() ? o->model : o->positional.size() == 3 ? o->positional[0] : "";
     if (!in.empty() && (whisper::is_whisper_gguf(in) || whisper::is_ct2_whisper_folder(in) || whisper::is_hf_whisper_folder(in))) {
-      std::string out, tname = !o->model.empty() ? o->precision : o->positional[2];
-      if (!o->model.empty()) {
-        if (o->precision.empty() || o->output_dir.empty()) fail("quantize: --model needs --precision TYPE and --output DIR");
-        std::filesystem::create_directories(o->output_dir);
-        std::string stem = std::filesystem::path(in).stem().string();
-        if (stem.empty()) stem = std::filesystem::path(in).parent_path().filename().string();
-        out = (std::filesystem::path(o->output_dir) / (stem + "-" + o->precision + ".gguf")).string();
-      } else {
-        out = o->positional[1];
-      }
+      const auto [out, tname] = single_type_target(*o, in);
       const std::string line = whisper::quantize_model(in, out, whisper::parse_whisper_type(tname), o->allow_requantize);
       if (g.verbosity >= 0) std::printf("%s\n", line.c_str());
       return;
@@ -99,16 +101,7 @@ void register_quantize(CLI::App& app, const GlobalOptions& g) {
     // matrices, the rule in models/vision/convert_vision.h. TYPE: a ggml type, or a llama.cpp file type
     // name whose mix does not apply (Q4_K_M -> Q4_K).
     if (!in.empty() && vision::is_vision_model(in)) {
-      std::string out, tname = !o->model.empty() ? o->precision : o->positional[2];
-      if (!o->model.empty()) {
-        if (o->precision.empty() || o->output_dir.empty()) fail("quantize: --model needs --precision TYPE and --output DIR");
-        std::filesystem::create_directories(o->output_dir);
-        std::string stem = std::filesystem::path(in).stem().string();
-        if (stem.empty()) stem = std::filesystem::path(in).parent_path().filename().string();
-        out = (std::filesystem::path(o->output_dir) / (stem + "-" + o->precision + ".gguf")).string();
-      } else {
-        out = o->positional[1];
-      }
+      const auto [out, tname] = single_type_target(*o, in);
       std::string up = tname;
       for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
       for (const char* mix : {"_M", "_S", "_L"})
