@@ -4,6 +4,7 @@
 // dequantization bit for bit) and the dot products sum integers exactly per super-block.
 #include "core/kernels/kquants_ref.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/base/half.h"
@@ -146,8 +147,8 @@ void dequantize_row_q8_k(const BlockQ8_K* x, float* y, int64_t n) {
     for (int j = 0; j < kQK_K; ++j) *y++ = x[i].d * float(x[i].qs[j]);
 }
 
-// Per super-block: sumf += (d_x * d_y) * isum - (dmin_x * d_y) * msum, the same expression in every
-// SIMD variant (kquants_simd.inc), so that equal integer sums give bit-identical results.
+// Q2_K and Q3_K, per super-block: sumf += (d_x * d_y) * isum - (dmin_x * d_y) * msum, the same expression
+// in every SIMD variant (kquants_simd.inc), so that equal integer sums give bit-identical results.
 float vec_dot_q2_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ2_K*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
@@ -182,49 +183,92 @@ float vec_dot_q3_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
   return sumf;
 }
 
+// Q4_K, Q5_K and Q6_K follow ggml-cpu's x86 order instead (the AVX2 path of ggml_vec_dot_q{4,5,6}_K_q8_K
+// in ggml-cpu/arch/x86/quants.c, which llama.cpp runs on every AVX2 machine): per super-block eight
+// int32 lanes, lane k holding, for each 32-element group g, scale x sum of the products of elements
+// 4k..4k+3 of g (Q6_K: of its unsigned weights q + 32, minus 32 x (bsums[2k] sc[2k] + bsums[2k+1]
+// sc[2k+1])); eight float accumulators acc[k] = fma(d_y d_x, lane[k], acc[k]) across super-blocks,
+// reduced as ggml's hsum_float_8. The mins term of Q4_K: four lanes t = m[2t] (bsums[4t] + bsums[4t+1])
+// + m[2t+1] (bsums[4t+2] + bsums[4t+3]), each fma'd with -d_y dmin_x and reduced (a0 + a2) + (a1 + a3);
+// Q5_K sums the four as an integer and fma's one float. With this order our logits equal llama.cpp's
+// bit for bit where the rest of the graph does (an ulp here can flip an 8-bit activation rounding in a
+// later layer). The SIMD dots and tiles (kquants_simd.inc) compute the same lanes.
 namespace {
-template <typename Block, void (*Unpack)(const Block&, int8_t*)>
+
+float hsum8_ggml(const float* a) {
+  const float r0 = a[4] + a[0], r1 = a[5] + a[1], r2 = a[6] + a[2], r3 = a[7] + a[3];
+  return (r0 + r2) + (r1 + r3);
+}
+
+// lanes[k] += sum over the 32-element groups g of scale(g, k) * sum_{e = 4k..4k+3} u[32g + e] * y[32g + e].
+template <typename ScaleFn>
+void ggml_lanes(const int8_t* u, const int8_t* y, ScaleFn scale, int32_t lanes[8]) {
+  for (int g = 0; g < 8; ++g)
+    for (int k = 0; k < 8; ++k) {
+      int32_t s = 0;
+      for (int e = 4 * k; e < 4 * k + 4; ++e) s += int32_t(u[32 * g + e]) * y[32 * g + e];
+      lanes[k] += scale(g, k) * s;
+    }
+}
+
+template <typename Block, void (*Unpack)(const Block&, int8_t*), bool kFive>
 float dot_scale_min(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const Block*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   int8_t q[kQK_K];
-  float sumf = 0;
+  float acc[8] = {}, accm[4] = {}, summs = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     Unpack(x[i], q);
-    int sc[8];
-    int32_t msum = 0;
+    int sc[8], m[8];
     for (int s = 0; s < 8; ++s) {
-      uint8_t a, m;
-      kq_scale_min(s, x[i].scales, a, m);
+      uint8_t a, b;
+      kq_scale_min(s, x[i].scales, a, b);
       sc[s] = a;
-      msum += m * (y[i].bsums[2 * s] + y[i].bsums[2 * s + 1]);
+      m[s] = b;
     }
-    const int32_t isum = scaled_dot(q, y[i].qs, sc, 32);
-    sumf += h2f(x[i].d) * y[i].d * float(isum) - h2f(x[i].dmin) * y[i].d * float(msum);
+    const float d = y[i].d * h2f(x[i].d);
+    const float dmin = -y[i].d * h2f(x[i].dmin);
+    const int16_t* bs = y[i].bsums;
+    int32_t prod[4];
+    for (int t = 0; t < 4; ++t)
+      prod[t] = m[2 * t] * (bs[4 * t] + bs[4 * t + 1]) + m[2 * t + 1] * (bs[4 * t + 2] + bs[4 * t + 3]);
+    if constexpr (kFive) {
+      summs = std::fma(dmin, float(prod[0] + prod[1] + prod[2] + prod[3]), summs);
+    } else {
+      for (int t = 0; t < 4; ++t) accm[t] = std::fma(dmin, float(prod[t]), accm[t]);
+    }
+    int32_t lanes[8] = {};
+    ggml_lanes(q, y[i].qs, [&](int g, int) { return sc[g]; }, lanes);
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(lanes[k]), acc[k]);
   }
-  return sumf;
+  return hsum8_ggml(acc) + (kFive ? summs : (accm[0] + accm[2]) + (accm[1] + accm[3]));
 }
 }  // namespace
 
 float vec_dot_q4_k_q8_k_ref(int64_t n, const void* x, const void* y) {
-  return dot_scale_min<BlockQ4_K, unpack_q4_k>(n, x, y);
+  return dot_scale_min<BlockQ4_K, unpack_q4_k, false>(n, x, y);
 }
 float vec_dot_q5_k_q8_k_ref(int64_t n, const void* x, const void* y) {
-  return dot_scale_min<BlockQ5_K, unpack_q5_k>(n, x, y);
+  return dot_scale_min<BlockQ5_K, unpack_q5_k, true>(n, x, y);
 }
 
 float vec_dot_q6_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ6_K*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   int8_t q[kQK_K];
-  float sumf = 0;
+  float acc[8] = {};
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     unpack_q6_k(x[i], q);
-    int sc[16];
-    for (int s = 0; s < 16; ++s) sc[s] = x[i].scales[s];
-    sumf += h2f(x[i].d) * y[i].d * float(scaled_dot(q, y[i].qs, sc, 16));
+    for (int j = 0; j < kQK_K; ++j) q[j] = int8_t(q[j] + 32);  // ggml multiplies the unsigned weights
+    const int8_t* sc = x[i].scales;
+    const int16_t* bs = y[i].bsums;
+    int32_t lanes[8];
+    for (int k = 0; k < 8; ++k) lanes[k] = -32 * (bs[2 * k] * sc[2 * k] + bs[2 * k + 1] * sc[2 * k + 1]);
+    ggml_lanes(q, y[i].qs, [&](int g, int k) { return int(sc[2 * g + k / 4]); }, lanes);
+    const float d = y[i].d * h2f(x[i].d);
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(lanes[k]), acc[k]);
   }
-  return sumf;
+  return hsum8_ggml(acc);
 }
 
 namespace {

@@ -83,7 +83,10 @@ void geglu_ggml(const float* gate, const float* up, float* out, int64_t n) {
       y = x * up[i];
     } else {
       const float f = fp16_to_f32(f32_to_fp16(x));
-      const float g = 0.5f * f * (1.0f + std::tanh(kSqrt2OverPi * f * (1.0f + kCoefA * f * f)));
+      // 1 + A x x as one fma: GCC contracts ggml's expression so (-ffp-contract=fast, the default for
+      // gnu11 with -march=native); the plain form differs in the last bit for some inputs, which the F16
+      // rounding below can turn into a whole F16 step (seen at x = -1.999).
+      const float g = 0.5f * f * (1.0f + std::tanh(kSqrt2OverPi * f * std::fma(kCoefA * f, f, 1.0f)));
       y = fp16_to_f32(f32_to_fp16(g)) * up[i];
     }
     out[i] = y;
