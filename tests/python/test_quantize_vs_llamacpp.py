@@ -222,4 +222,6 @@ def test_llamacpp_runs_our_files_as_its_own(f32_model, tmp_path, name):
         subprocess.run([PJ, "logits", "-m", str(ours), "--ids", "1,2,3,4", "-o", str(mine), "--kv-type", "f32"],
                        check=True, capture_output=True)
         m = np.fromfile(mine, dtype="<f4").reshape(s_ours.shape)
+        print(f"{name}: our logits vs llama.cpp's: max diff {np.abs(m - s_ours).max():.3g}, "
+              f"bit-identical: {np.array_equal(m, s_ours)}")
         assert np.abs(m - s_ours).max() <= 1e-4 * np.abs(s_ours).max()
