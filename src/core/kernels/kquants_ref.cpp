@@ -66,17 +66,6 @@ void unpack_q6_k(const BlockQ6_K& b, int8_t* q) {
   }
 }
 
-// Sum over sub-blocks of scale * (sum of q * y) for sub-blocks of `len` elements.
-inline int32_t scaled_dot(const int8_t* q, const int8_t* y, const int* scales, int len) {
-  int32_t total = 0;
-  for (int s = 0; s < kQK_K / len; ++s) {
-    int32_t sum = 0;
-    for (int i = 0; i < len; ++i) sum += int32_t(q[s * len + i]) * y[s * len + i];
-    total += scales[s] * sum;
-  }
-  return total;
-}
-
 }  // namespace
 
 void dequantize_row_q2_k(const BlockQ2_K* x, float* y, int64_t n) {
@@ -147,52 +136,13 @@ void dequantize_row_q8_k(const BlockQ8_K* x, float* y, int64_t n) {
     for (int j = 0; j < kQK_K; ++j) *y++ = x[i].d * float(x[i].qs[j]);
 }
 
-// Q2_K and Q3_K, per super-block: sumf += (d_x * d_y) * isum - (dmin_x * d_y) * msum, the same expression
-// in every SIMD variant (kquants_simd.inc), so that equal integer sums give bit-identical results.
-float vec_dot_q2_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ2_K*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  int8_t q[kQK_K];
-  float sumf = 0;
-  for (int64_t i = 0; i < n / kQK_K; ++i) {
-    unpack_q2_k(x[i], q);
-    int sc[16];
-    int32_t msum = 0;
-    for (int s = 0; s < 16; ++s) {
-      sc[s] = x[i].scales[s] & 0xF;
-      msum += (x[i].scales[s] >> 4) * y[i].bsums[s];
-    }
-    const int32_t isum = scaled_dot(q, y[i].qs, sc, 16);
-    sumf += h2f(x[i].d) * y[i].d * float(isum) - h2f(x[i].dmin) * y[i].d * float(msum);
-  }
-  return sumf;
-}
-
-float vec_dot_q3_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ3_K*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  int8_t q[kQK_K], sc8[16];
-  float sumf = 0;
-  for (int64_t i = 0; i < n / kQK_K; ++i) {
-    unpack_q3_k(x[i], q);
-    q3_k_scales(x[i].scales, sc8);
-    int sc[16];
-    for (int s = 0; s < 16; ++s) sc[s] = sc8[s];
-    sumf += h2f(x[i].d) * y[i].d * float(scaled_dot(q, y[i].qs, sc, 16));
-  }
-  return sumf;
-}
-
-// Q4_K, Q5_K and Q6_K follow ggml-cpu's x86 order instead (the AVX2 path of ggml_vec_dot_q{4,5,6}_K_q8_K
-// in ggml-cpu/arch/x86/quants.c, which llama.cpp runs on every AVX2 machine): per super-block eight
+// Every K-quant dot follows ggml-cpu's x86 order (the AVX2 path of ggml_vec_dot_q{2,3,4,5,6}_K_q8_K in
+// ggml-cpu/arch/x86/quants.c, which llama.cpp runs on every AVX2 machine): per super-block eight
 // int32 lanes, lane k holding, for each 32-element group g, scale x sum of the products of elements
-// 4k..4k+3 of g (Q6_K: of its unsigned weights q + 32, minus 32 x (bsums[2k] sc[2k] + bsums[2k+1]
-// sc[2k+1])); eight float accumulators acc[k] = fma(d_y d_x, lane[k], acc[k]) across super-blocks,
-// reduced as ggml's hsum_float_8. The mins term of Q4_K: four lanes t = m[2t] (bsums[4t] + bsums[4t+1])
-// + m[2t+1] (bsums[4t+2] + bsums[4t+3]), each fma'd with -d_y dmin_x and reduced (a0 + a2) + (a1 + a3);
-// Q5_K sums the four as an integer and fma's one float. With this order our logits equal llama.cpp's
-// bit for bit where the rest of the graph does (an ulp here can flip an 8-bit activation rounding in a
-// later layer). The SIMD dots and tiles (kquants_simd.inc) compute the same lanes.
+// 4k..4k+3 of g; eight float accumulators acc[k] = fma(d_y d_x, lane[k], acc[k]) across super-blocks,
+// reduced as ggml's hsum_float_8. With this order our logits equal llama.cpp's bit for bit where the
+// rest of the graph does (an ulp here can flip an 8-bit activation rounding in a later layer). The
+// SIMD dots and tiles (kquants_simd.inc) compute the same lanes.
 namespace {
 
 float hsum8_ggml(const float* a) {
@@ -210,6 +160,55 @@ void ggml_lanes(const int8_t* u, const int8_t* y, ScaleFn scale, int32_t lanes[8
       lanes[k] += scale(g, k) * s;
     }
 }
+
+}  // namespace
+
+// Q2_K (16-element sub-blocks: lanes 0-3 of group g take scale 2g, lanes 4-7 scale 2g+1): the mins
+// term shares the eight accumulators, fma'd first: acc[k] = fma(-d_y dmin_x, m[2k] bsums[2k] +
+// m[2k+1] bsums[2k+1], acc[k]), then acc[k] = fma(d_y d_x, lane[k], acc[k]).
+float vec_dot_q2_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ2_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  int8_t q[kQK_K];
+  float acc[8] = {};
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q2_k(x[i], q);
+    const uint8_t* sc = x[i].scales;
+    const int16_t* bs = y[i].bsums;
+    const float d = y[i].d * h2f(x[i].d);
+    const float dmin = -y[i].d * h2f(x[i].dmin);
+    for (int k = 0; k < 8; ++k)
+      acc[k] = std::fma(dmin, float((sc[2 * k] >> 4) * bs[2 * k] + (sc[2 * k + 1] >> 4) * bs[2 * k + 1]), acc[k]);
+    int32_t lanes[8] = {};
+    ggml_lanes(q, y[i].qs, [&](int g, int k) { return sc[2 * g + k / 4] & 0xF; }, lanes);
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(lanes[k]), acc[k]);
+  }
+  return hsum8_ggml(acc);
+}
+
+// Q3_K: the lanes of the signed weights (-4..3) times the signed 6-bit scales, no mins.
+float vec_dot_q3_k_q8_k_ref(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ3_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  int8_t q[kQK_K], sc[16];
+  float acc[8] = {};
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    unpack_q3_k(x[i], q);
+    q3_k_scales(x[i].scales, sc);
+    int32_t lanes[8] = {};
+    ggml_lanes(q, y[i].qs, [&](int g, int k) { return int(sc[2 * g + k / 4]); }, lanes);
+    const float d = y[i].d * h2f(x[i].d);
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(lanes[k]), acc[k]);
+  }
+  return hsum8_ggml(acc);
+}
+
+// Q4_K and Q5_K: the lanes of the unsigned weights times the 32-element sub-block scales. The mins
+// term of Q4_K: four lanes t = m[2t] (bsums[4t] + bsums[4t+1]) + m[2t+1] (bsums[4t+2] + bsums[4t+3]),
+// each fma'd with -d_y dmin_x and reduced (a0 + a2) + (a1 + a3); Q5_K sums the four as an integer and
+// fma's one float. Q6_K: the lanes of the unsigned weights q + 32 minus, per lane,
+// 32 x (bsums[2k] sc[2k] + bsums[2k+1] sc[2k+1]).
+namespace {
 
 template <typename Block, void (*Unpack)(const Block&, int8_t*), bool kFive>
 float dot_scale_min(int64_t n, const void* vx, const void* vy) {
