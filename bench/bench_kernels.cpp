@@ -76,8 +76,8 @@ void register_dot_benchmarks(pj::KernelContext& setup) {
   for (T type : types) {
     const int64_t blocks = setup.traits(type).block_size == 32 ? 2048 : 256;  // 64 Ki elements
     rows[int(type)] = make_dot_rows(setup, type, blocks);
-    for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512}) {
-      if (isa > pj::cpu_best_isa()) continue;
+    for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512, pj::Isa::Neon}) {
+      if (!pj::isa_available(isa)) continue;
       const pj::VecDotFn dot = pj::kernel_table(isa).types[size_t(type)].vec_dot;
       const DotRows* r = &rows[int(type)];
       const std::string name =
@@ -105,8 +105,8 @@ void register_gemm_benchmarks(pj::KernelContext& setup) {
   static std::map<std::pair<int, int>, std::unique_ptr<pj::KernelContext>> contexts;
   for (T type : types) {
     weights[int(type)] = make_weights(setup, type, rows, cols);
-    for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512}) {
-      if (isa > pj::cpu_best_isa()) continue;
+    for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512, pj::Isa::Neon}) {
+      if (!pj::isa_available(isa)) continue;
       for (int threads : {1, 2}) {
         auto& ctx = contexts[{int(isa), threads}];
         if (!ctx) ctx = std::make_unique<pj::KernelContext>(pj::KernelContext::Options{.threads = threads, .isa = isa});
@@ -144,8 +144,8 @@ int main(int argc, char** argv) {
   std::map<std::pair<int, int>, std::unique_ptr<pj::KernelContext>> contexts;
   std::map<std::tuple<int, int64_t, int64_t>, Weights> weights;
   pj::KernelContext setup(pj::KernelContext::Options{.threads = 1, .isa = pj::Isa::Scalar});
-  for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512}) {
-    if (isa > pj::cpu_best_isa()) continue;
+  for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512, pj::Isa::Neon}) {
+    if (!pj::isa_available(isa)) continue;
     for (int threads : {1, 2}) {
       auto& ctx = contexts[{int(isa), threads}];
       ctx = std::make_unique<pj::KernelContext>(pj::KernelContext::Options{.threads = threads, .isa = isa});

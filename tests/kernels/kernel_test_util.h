@@ -11,8 +11,8 @@ namespace pj::test {
 
 inline std::vector<Isa> available_isas() {
   std::vector<Isa> out;
-  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-    if (i <= cpu_best_isa()) out.push_back(i);
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
+    if (isa_available(i)) out.push_back(i);
   return out;
 }
 

@@ -89,7 +89,7 @@ class DotVsScalar : public ::testing::TestWithParam<Isa> {};
 
 TEST_P(DotVsScalar, IntegerDataBitExact) {
   const Isa isa = GetParam();
-  if (isa > cpu_best_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
+  if (!isa_available(isa)) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
   const KernelTable& ref = kernel_table(Isa::Scalar);
   const KernelTable& opt = kernel_table(isa);
   std::mt19937 rng(11);
@@ -131,7 +131,7 @@ TEST_P(DotVsScalar, IntegerDataBitExact) {
 
 TEST_P(DotVsScalar, RealDataWithinRoundingBound) {
   const Isa isa = GetParam();
-  if (isa > cpu_best_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
+  if (!isa_available(isa)) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
   const KernelTable& ref = kernel_table(Isa::Scalar);
   const KernelTable& opt = kernel_table(isa);
   uint32_t seed = 100;
@@ -162,7 +162,7 @@ TEST_P(DotVsScalar, RealDataWithinRoundingBound) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, DotVsScalar, ::testing::Values(Isa::Avx2, Isa::Avx512),
+INSTANTIATE_TEST_SUITE_P(Isas, DotVsScalar, ::testing::Values(Isa::Avx2, Isa::Avx512, Isa::Neon),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
 TEST(DotApi, RejectsPartialBlocksAndActivationOnlyTypes) {
@@ -181,15 +181,20 @@ TEST(DotApi, IsaSelection) {
   const std::string saved = old ? old : "";
   setenv("PJ_ISA", "scalar", 1);
   EXPECT_EQ(KernelContext(KernelContext::Options{.threads = 1, .isa = {}}).isa(), Isa::Scalar);
-  setenv("PJ_ISA", "neon", 1);
+  setenv("PJ_ISA", "sse9", 1);
   EXPECT_THROW(KernelContext(KernelContext::Options{.threads = 1, .isa = {}}), Error);
+  EXPECT_EQ(parse_isa("neon"), Isa::Neon);
+  // x86 and ARM instruction sets exclude each other
+  EXPECT_FALSE(isa_available(Isa::Neon) && isa_available(Isa::Avx2));
+  for (Isa i : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+    if (!isa_available(i)) {
+      EXPECT_THROW(KernelContext(KernelContext::Options{.threads = 1, .isa = i}), Error);
+    }
+  }
   if (old) {
     setenv("PJ_ISA", saved.c_str(), 1);
   } else {
     unsetenv("PJ_ISA");
-  }
-  if (cpu_best_isa() < Isa::Avx512) {
-    EXPECT_THROW(KernelContext(KernelContext::Options{.threads = 1, .isa = Isa::Avx512}), Error);
   }
 }
 
@@ -198,6 +203,12 @@ TEST(DotApi, OptimisedTablesInstallOptimisedKernels) {
   const KernelTable& ref = kernel_table(Isa::Scalar);
   for (Isa isa : test::available_isas()) {
     if (isa == Isa::Scalar) continue;
+    if (isa == Isa::Neon) {  // dot_neon.cpp covers the 32-element types, F32/F16 and Q4_K/Q5_K/Q6_K so far
+      for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
+                         GgmlType::F32, GgmlType::F16, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+        EXPECT_NE(kernel_table(isa).types[size_t(t)].vec_dot, ref.types[size_t(t)].vec_dot) << ggml_type_info(t).name;
+      continue;
+    }
     for (GgmlType t : test::weight_types()) {
       // These IQ/ternary types have only the scalar dot so far (iquants_ref.cpp); all others must
       // have an optimised one.

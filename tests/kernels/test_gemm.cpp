@@ -48,12 +48,16 @@ void expect_same_bits(const std::vector<float>& got, const std::vector<float>& w
 }
 
 TEST(Gemm, AvailableWhereExpected) {
-  // The AVX2 and AVX-512 tables have tiles for F32, F16, the 32-element block quants and
-  // Q4_K/Q5_K/Q6_K; the scalar reference has none.
+  // The AVX2 and AVX-512 tables have tiles for F32, F16, the 32-element block quants,
+  // Q4_K/Q5_K/Q6_K and IQ4_NL; the scalar reference has none.
   for (Isa isa : test::available_isas()) {
     if (isa == Isa::Scalar) continue;
+    if (isa == Isa::Neon) {  // no NEON tiles yet: matmul runs its vec_dots row by row
+      for (const TypeTraits& t : kernel_table(isa).types) EXPECT_EQ(t.gemm, nullptr);
+      continue;
+    }
     for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
-                       GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+                       GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL})
       EXPECT_NE(kernel_table(isa).types[size_t(t)].gemm, nullptr) << ggml_type_info(t).name << " " << isa_name(isa);
   }
   for (const TypeTraits& t : kernel_table(Isa::Scalar).types) EXPECT_EQ(t.gemm, nullptr);

@@ -149,11 +149,15 @@ class KDotVsScalar : public ::testing::TestWithParam<Isa> {};
 
 TEST_P(KDotVsScalar, BitIdenticalOnRandomBlocksAndQuantizedData) {
   const Isa isa = GetParam();
-  if (isa > cpu_best_isa()) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
+  if (!isa_available(isa)) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
   const KernelTable& ref = kernel_table(Isa::Scalar);
   const KernelTable& opt = kernel_table(isa);
   std::mt19937 rng(5);
   for (GgmlType t : kKTypes) {
+    if (isa == Isa::Neon && (t == GgmlType::Q2_K || t == GgmlType::Q3_K)) {  // no NEON kernel yet
+      EXPECT_EQ(opt.types[size_t(t)].vec_dot, ref.types[size_t(t)].vec_dot);
+      continue;
+    }
     ASSERT_NE(opt.types[size_t(t)].vec_dot, ref.types[size_t(t)].vec_dot) << "no SIMD kernel installed";
     for (int64_t blocks : {1, 2, 3, 7, 16, 17}) {
       SCOPED_TRACE(std::string(ggml_type_info(t).name) + " blocks " + std::to_string(blocks));
@@ -172,7 +176,7 @@ TEST_P(KDotVsScalar, BitIdenticalOnRandomBlocksAndQuantizedData) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, KDotVsScalar, ::testing::Values(Isa::Avx2, Isa::Avx512),
+INSTANTIATE_TEST_SUITE_P(Isas, KDotVsScalar, ::testing::Values(Isa::Avx2, Isa::Avx512, Isa::Neon),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
 // The scalar dot equals the double-precision dot of the dequantized operands (checks that the dot's

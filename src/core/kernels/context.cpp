@@ -16,12 +16,13 @@ std::string_view isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Neon: return "neon";
   }
   return "?";
 }
 
 std::optional<Isa> parse_isa(std::string_view name) {
-  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
     if (isa_name(i) == name) return i;
   return std::nullopt;
 }
@@ -36,8 +37,17 @@ Isa cpu_best_isa() {
     return Isa::Avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
     return Isa::Avx2;
+#elif defined(__aarch64__)
+  return Isa::Neon;  // Advanced SIMD is part of every AArch64 CPU
 #endif
   return Isa::Scalar;
+}
+
+bool isa_available(Isa isa) {
+  const Isa best = cpu_best_isa();
+  if (isa == Isa::Scalar) return true;
+  if (best == Isa::Neon) return isa == Isa::Neon;
+  return isa != Isa::Neon && isa <= best;
 }
 
 bool cpu_has_avx512_bf16() {
@@ -86,17 +96,22 @@ void overlay_gemm(KernelTable& t, const GemmKernels& k) {
   put(GgmlType::Q5_0, k.q5_0_q8_0);
   put(GgmlType::Q5_1, k.q5_1_q8_1);
   put(GgmlType::Q8_0, k.q8_0_q8_0);
+  put(GgmlType::IQ4_NL, k.iq4_nl_q8_0);  // its vec_dot (iquants_simd.inc) is installed after, same order
 }
 
 KernelTable build_table(Isa isa) {
   KernelTable t;
   t.isa = isa;
   install_scalar(t);
-  if (isa >= Isa::Avx2) overlay(t, simd_kernels_avx2());
-  if (isa >= Isa::Avx512) overlay(t, simd_kernels_avx512(cpu_has_avx512_bf16()));
+#if defined(__x86_64__)
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) overlay(t, simd_kernels_avx2());
+  if (isa == Isa::Avx512) overlay(t, simd_kernels_avx512(cpu_has_avx512_bf16()));
   // Tile kernels (gemm_avx2.cpp, gemm_avx512.cpp), each bit-identical to the vec_dot installed above.
-  if (isa >= Isa::Avx2) overlay_gemm(t, gemm_kernels_avx2());
-  if (isa >= Isa::Avx512) overlay_gemm(t, gemm_kernels_avx512());
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) overlay_gemm(t, gemm_kernels_avx2());
+  if (isa == Isa::Avx512) overlay_gemm(t, gemm_kernels_avx512());
+#elif defined(__aarch64__)
+  if (isa == Isa::Neon) overlay(t, simd_kernels_neon());  // dot_neon.cpp; no tile kernels yet
+#endif
   install_kquants_simd(t, isa);  // K-quant dots (kquants_avx2.cpp, kquants_avx512.cpp)
   install_iquants_simd(t, isa);  // IQ/ternary/MXFP4 dots (iquants_avx2.cpp, iquants_avx512.cpp)
   return t;
@@ -108,13 +123,16 @@ Isa choose_isa(const KernelContext::Options& opts) {
   if (!want) {
     if (const char* env = std::getenv("PJ_ISA"); env && *env) {
       want = parse_isa(env);
-      if (!want) fail("kernels: PJ_ISA='{}' is not one of scalar, avx2, avx512", env);
+      if (!want) fail("kernels: PJ_ISA='{}' is not one of scalar, avx2, avx512, neon", env);
     }
   }
   if (!want) return best;
-  if (*want > best)
-    fail("kernels: instruction set {} was requested but this CPU supports at most {}", isa_name(*want),
-         isa_name(best));
+  if (!isa_available(*want)) {
+    std::string have;
+    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon})
+      if (isa_available(i)) have += (have.empty() ? "" : ", ") + std::string(isa_name(i));
+    fail("kernels: instruction set {} was requested but this build and CPU run only {}", isa_name(*want), have);
+  }
   return *want;
 }
 
@@ -123,8 +141,9 @@ Isa choose_isa(const KernelContext::Options& opts) {
 const KernelTable& kernel_table(Isa isa) {
   // Built on first use and never modified afterwards: constant data, not mutable state.
   static const KernelTable tables[] = {build_table(Isa::Scalar),
-                                       cpu_best_isa() >= Isa::Avx2 ? build_table(Isa::Avx2) : KernelTable{},
-                                       cpu_best_isa() >= Isa::Avx512 ? build_table(Isa::Avx512) : KernelTable{}};
+                                       isa_available(Isa::Avx2) ? build_table(Isa::Avx2) : KernelTable{},
+                                       isa_available(Isa::Avx512) ? build_table(Isa::Avx512) : KernelTable{},
+                                       isa_available(Isa::Neon) ? build_table(Isa::Neon) : KernelTable{}};
   return tables[size_t(isa)];
 }
 

@@ -12,7 +12,8 @@
 
 namespace pj {
 
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+// Avx2 and Avx512 exist on x86-64 CPUs that have them, Neon on every AArch64 CPU.
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
 std::string_view isa_name(Isa isa);
 
 // Raw kernels. `n` is the number of elements and must be a multiple of the type's block size; the
@@ -103,9 +104,10 @@ struct KernelTable {
 };
 
 // The table for an ISA (built once, immutable). Asking for an ISA the CPU lacks is a bug; use
-// cpu_best_isa() / KernelContext.
+// cpu_best_isa() / isa_available() / KernelContext.
 const KernelTable& kernel_table(Isa isa);
 Isa cpu_best_isa();
+bool isa_available(Isa isa);  // this build and this CPU can run it
 bool cpu_has_avx512_bf16();
 
 // Fills the table with the scalar reference kernels (quants_ref.cpp, ops_ref.cpp).

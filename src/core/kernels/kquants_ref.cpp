@@ -336,8 +336,12 @@ void install_kquants_simd(KernelTable& t, Isa isa) {
     put_gemm(GgmlType::Q5_K, k.q5_k_gemm);
     put_gemm(GgmlType::Q6_K, k.q6_k_gemm);
   };
-  if (isa >= Isa::Avx2) overlay(kquant_dots_avx2());
-  if (isa >= Isa::Avx512) overlay(kquant_dots_avx512());
+#if defined(__x86_64__)
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) overlay(kquant_dots_avx2());
+  if (isa == Isa::Avx512) overlay(kquant_dots_avx512());
+#elif defined(__aarch64__)
+  if (isa == Isa::Neon) overlay(kquant_dots_neon());
+#endif
 }
 
 }  // namespace pj

@@ -20,5 +20,6 @@ struct KquantDots {
 
 KquantDots kquant_dots_avx2();
 KquantDots kquant_dots_avx512();
+KquantDots kquant_dots_neon();  // dot_neon.cpp, AArch64 builds only
 
 }  // namespace pj

@@ -32,5 +32,6 @@ struct SimdKernels {
 
 SimdKernels simd_kernels_avx2();
 SimdKernels simd_kernels_avx512(bool with_bf16);
+SimdKernels simd_kernels_neon();  // dot_neon.cpp, AArch64 builds only
 
 }  // namespace pj

@@ -1,0 +1,329 @@
+// AArch64 NEON kernels (baseline ARMv8-A: no dotprod or i8mm extension needed). Built only for
+// aarch64 targets (CMakeLists.txt); same rules as the x86 files (simd_kernels.h): no std:: or shared
+// inline function, plain function pointers handed back to context.cpp.
+//
+// Every kernel forms the same int32 lanes and the same float operations in the same order as the
+// x86 ones, so a model gives the same bits on ARM as on x86:
+// - 32-element blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 with Q8_0/Q8_1): eight int32 lanes per block, lane k
+//   = products of elements 4k..4k+3 (AVX2's maddubs + madd), converted and fma'd with d_x d_y into
+//   eight float lanes (two float32x4_t), reduced as hsum: (lane k + lane k+4), then (0 + 2) + (1 + 3).
+// - Q4_K, Q5_K, Q6_K: ggml's x86 lane order as spelled out in kquants_ref.cpp.
+// - F32 / F16 x F32: dot_avx2.cpp's four (F16: two) 8-lane accumulators and its tails.
+// Integer products: int8 x int8 through vmull_s8 (|p| <= 16384 fits int16), pairwise widened to int32.
+#include <arm_neon.h>
+#include <stdint.h>
+
+#include "core/kernels/kquants_blocks.h"
+#include "core/kernels/kquants_simd.h"
+#include "core/kernels/quant_blocks.h"
+#include "core/kernels/simd_kernels.h"
+
+namespace pj {
+namespace {
+
+inline float fp16(uint16_t h) {
+  return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+// Eight float lanes as two halves: lo = lanes 0..3, hi = lanes 4..7.
+struct F8 {
+  float32x4_t lo, hi;
+};
+inline F8 f8_zero() { return F8{vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}; }
+// acc + v * d, fused per lane (x86: _mm256_fmadd_ps).
+inline F8 f8_fma(F8 acc, int32x4_t vlo, int32x4_t vhi, float d) {
+  return F8{vfmaq_n_f32(acc.lo, vcvtq_f32_s32(vlo), d), vfmaq_n_f32(acc.hi, vcvtq_f32_s32(vhi), d)};
+}
+// The x86 hsum of eight lanes: (k + k+4) for k < 4, then (0 + 2) + (1 + 3).
+inline float hsum4(float32x4_t r) {
+  const float32x2_t t = vadd_f32(vget_low_f32(r), vget_high_f32(r));
+  return vget_lane_f32(t, 0) + vget_lane_f32(t, 1);
+}
+inline float hsum8(F8 a) { return hsum4(vaddq_f32(a.hi, a.lo)); }
+
+// 32 int8 x 32 int8 -> lanes 0..3 (elements 0..15) and 4..7 (16..31), lane k = elements 4k..4k+3.
+inline void dot32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t y1, int32x4_t& lo, int32x4_t& hi) {
+  const int16x8_t p0 = vmull_s8(vget_low_s8(x0), vget_low_s8(y0));
+  const int16x8_t p1 = vmull_high_s8(x0, y0);
+  const int16x8_t p2 = vmull_s8(vget_low_s8(x1), vget_low_s8(y1));
+  const int16x8_t p3 = vmull_high_s8(x1, y1);
+  lo = vpaddq_s32(vpaddlq_s16(p0), vpaddlq_s16(p1));
+  hi = vpaddq_s32(vpaddlq_s16(p2), vpaddlq_s16(p3));
+}
+
+// 16 bytes of packed nibbles -> elements 0..15 (low nibbles) and 16..31 (high nibbles).
+inline void nibbles(const uint8_t* qs, int8x16_t& lo, int8x16_t& hi) {
+  const uint8x16_t b = vld1q_u8(qs);
+  lo = vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0F)));
+  hi = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
+}
+
+// Bit j of the little-endian 32-bit qh -> 0x10 in byte j (elements 0..15 in lo, 16..31 in hi).
+inline void high_bits(const uint8_t* qh4, uint8x16_t& lo, uint8x16_t& hi) {
+  static const uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const uint8x16_t bit = vld1q_u8(kBit);
+  const uint8x8_t b0 = vdup_n_u8(qh4[0]), b1 = vdup_n_u8(qh4[1]), b2 = vdup_n_u8(qh4[2]), b3 = vdup_n_u8(qh4[3]);
+  lo = vandq_u8(vtstq_u8(vcombine_u8(b0, b1), bit), vdupq_n_u8(0x10));
+  hi = vandq_u8(vtstq_u8(vcombine_u8(b2, b3), bit), vdupq_n_u8(0x10));
+}
+
+inline int8x16_t ld(const int8_t* p) { return vld1q_s8(p); }
+
+float dot_q4_0_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ4_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    int8x16_t q0, q1;
+    nibbles(x[b].qs, q0, q1);
+    q0 = vsubq_s8(q0, vdupq_n_s8(8));
+    q1 = vsubq_s8(q1, vdupq_n_s8(8));
+    int32x4_t lo, hi;
+    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
+  }
+  return hsum8(acc);
+}
+
+float dot_q4_1_q8_1(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ4_1*>(vx);
+  const auto* y = static_cast<const BlockQ8_1*>(vy);
+  F8 acc = f8_zero();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    int8x16_t q0, q1;
+    nibbles(x[b].qs, q0, q1);
+    int32x4_t lo, hi;
+    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
+    mins = __builtin_fmaf(fp16(x[b].m), fp16(y[b].s), mins);
+  }
+  return hsum8(acc) + mins;
+}
+
+float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ5_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    int8x16_t q0, q1;
+    nibbles(x[b].qs, q0, q1);
+    uint8x16_t h0, h1;
+    high_bits(x[b].qh, h0, h1);
+    q0 = vsubq_s8(vorrq_s8(q0, vreinterpretq_s8_u8(h0)), vdupq_n_s8(16));
+    q1 = vsubq_s8(vorrq_s8(q1, vreinterpretq_s8_u8(h1)), vdupq_n_s8(16));
+    int32x4_t lo, hi;
+    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
+  }
+  return hsum8(acc);
+}
+
+float dot_q5_1_q8_1(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ5_1*>(vx);
+  const auto* y = static_cast<const BlockQ8_1*>(vy);
+  F8 acc = f8_zero();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    int8x16_t q0, q1;
+    nibbles(x[b].qs, q0, q1);
+    uint8x16_t h0, h1;
+    high_bits(x[b].qh, h0, h1);
+    q0 = vorrq_s8(q0, vreinterpretq_s8_u8(h0));
+    q1 = vorrq_s8(q1, vreinterpretq_s8_u8(h1));
+    int32x4_t lo, hi;
+    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
+    mins = __builtin_fmaf(fp16(x[b].m), fp16(y[b].s), mins);  // the x86 build contracts it too
+  }
+  return hsum8(acc) + mins;
+}
+
+float dot_q8_0_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ8_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    int32x4_t lo, hi;
+    dot32(ld(x[b].qs), ld(x[b].qs + 16), ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
+  }
+  return hsum8(acc);
+}
+
+inline F8 f8_fma_f(F8 acc, F8 a, const float* y) {
+  return F8{vfmaq_f32(acc.lo, a.lo, vld1q_f32(y)), vfmaq_f32(acc.hi, a.hi, vld1q_f32(y + 4))};
+}
+inline F8 f8_load(const float* p) { return F8{vld1q_f32(p), vld1q_f32(p + 4)}; }
+inline F8 f8_load_f16(const uint16_t* p) {
+  const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(p));
+  return F8{vcvt_f32_f16(vget_low_f16(h)), vcvt_high_f32_f16(h)};
+}
+inline F8 f8_add(F8 a, F8 b) { return F8{vaddq_f32(a.lo, b.lo), vaddq_f32(a.hi, b.hi)}; }
+
+float dot_f32(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const float*>(vx);
+  const auto* y = static_cast<const float*>(vy);
+  F8 a0 = f8_zero(), a1 = f8_zero(), a2 = f8_zero(), a3 = f8_zero();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = f8_fma_f(a0, f8_load(x + i), y + i);
+    a1 = f8_fma_f(a1, f8_load(x + i + 8), y + i + 8);
+    a2 = f8_fma_f(a2, f8_load(x + i + 16), y + i + 16);
+    a3 = f8_fma_f(a3, f8_load(x + i + 24), y + i + 24);
+  }
+  for (; i + 8 <= n; i += 8) a0 = f8_fma_f(a0, f8_load(x + i), y + i);
+  float sum = hsum8(f8_add(f8_add(a0, a1), f8_add(a2, a3)));
+  for (; i < n; ++i) sum += x[i] * y[i];
+  return sum;
+}
+
+float dot_f16_f32(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const uint16_t*>(vx);
+  const auto* y = static_cast<const float*>(vy);
+  F8 a0 = f8_zero(), a1 = f8_zero();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = f8_fma_f(a0, f8_load_f16(x + i), y + i);
+    a1 = f8_fma_f(a1, f8_load_f16(x + i + 8), y + i + 8);
+  }
+  for (; i + 8 <= n; i += 8) a0 = f8_fma_f(a0, f8_load_f16(x + i), y + i);
+  float sum = hsum8(f8_add(a0, a1));
+  for (; i < n; ++i) sum += fp16(x[i]) * y[i];
+  return sum;
+}
+
+// ---- K-quants x Q8_K in ggml's x86 lane order (kquants_ref.cpp).
+
+void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4);
+  }
+}
+
+// lanes += scale_lo * (lanes 0..3 of u . y) and scale_hi * (lanes 4..7) for one 32-element group.
+inline void group(const int8x16_t u0, const int8x16_t u1, const int8_t* y, int scale_lo, int scale_hi,
+                  int32x4_t& acc_lo, int32x4_t& acc_hi) {
+  int32x4_t lo, hi;
+  dot32(u0, u1, ld(y), ld(y + 16), lo, hi);
+  acc_lo = vmlaq_n_s32(acc_lo, lo, scale_lo);
+  acc_hi = vmlaq_n_s32(acc_hi, hi, scale_hi);
+}
+
+template <bool kFive, typename Block>
+float dot_scale_min(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const Block*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc = f8_zero();
+  float32x4_t accm = vdupq_n_f32(0.0f);
+  float summs = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sc[8], m[8];
+    for (int s = 0; s < 8; ++s) scale_min_k4(s, x[i].scales, sc[s], m[s]);
+    const float d = y[i].d * fp16(x[i].d);
+    const float dmin = -y[i].d * fp16(x[i].dmin);
+    const int16_t* bs = y[i].bsums;
+    int32_t prod[4];
+    for (int t = 0; t < 4; ++t)
+      prod[t] = m[2 * t] * (bs[4 * t] + bs[4 * t + 1]) + m[2 * t + 1] * (bs[4 * t + 2] + bs[4 * t + 3]);
+    if constexpr (kFive) {
+      summs = __builtin_fmaf(dmin, float(prod[0] + prod[1] + prod[2] + prod[3]), summs);
+    } else {
+      accm = vfmaq_n_f32(accm, vcvtq_f32_s32(vld1q_s32(prod)), dmin);
+    }
+    uint8x16_t qh0 = vdupq_n_u8(0), qh1 = vdupq_n_u8(0);
+    if constexpr (kFive) {
+      qh0 = vld1q_u8(x[i].qh);
+      qh1 = vld1q_u8(x[i].qh + 16);
+    }
+    int32x4_t lanes_lo = vdupq_n_s32(0), lanes_hi = vdupq_n_s32(0);
+    for (int c = 0; c < 4; ++c) {
+      const uint8x16_t b0 = vld1q_u8(x[i].qs + 32 * c), b1 = vld1q_u8(x[i].qs + 32 * c + 16);
+      uint8x16_t l0 = vandq_u8(b0, vdupq_n_u8(0x0F)), l1 = vandq_u8(b1, vdupq_n_u8(0x0F));
+      uint8x16_t h0 = vshrq_n_u8(b0, 4), h1 = vshrq_n_u8(b1, 4);
+      if constexpr (kFive) {
+        const int8x16_t sl = vdupq_n_s8(int8_t(-2 * c)), sh = vdupq_n_s8(int8_t(-2 * c - 1));
+        const uint8x16_t one = vdupq_n_u8(1);
+        l0 = vorrq_u8(l0, vshlq_n_u8(vandq_u8(vshlq_u8(qh0, sl), one), 4));
+        l1 = vorrq_u8(l1, vshlq_n_u8(vandq_u8(vshlq_u8(qh1, sl), one), 4));
+        h0 = vorrq_u8(h0, vshlq_n_u8(vandq_u8(vshlq_u8(qh0, sh), one), 4));
+        h1 = vorrq_u8(h1, vshlq_n_u8(vandq_u8(vshlq_u8(qh1, sh), one), 4));
+      }
+      group(vreinterpretq_s8_u8(l0), vreinterpretq_s8_u8(l1), y[i].qs + 64 * c, sc[2 * c], sc[2 * c], lanes_lo,
+            lanes_hi);
+      group(vreinterpretq_s8_u8(h0), vreinterpretq_s8_u8(h1), y[i].qs + 64 * c + 32, sc[2 * c + 1],
+            sc[2 * c + 1], lanes_lo, lanes_hi);
+    }
+    acc = f8_fma(acc, lanes_lo, lanes_hi, d);
+  }
+  return hsum8(acc) + (kFive ? summs : hsum4(accm));
+}
+
+float dot_q4_k(int64_t n, const void* x, const void* y) { return dot_scale_min<false, BlockQ4_K>(n, x, y); }
+float dot_q5_k(int64_t n, const void* x, const void* y) { return dot_scale_min<true, BlockQ5_K>(n, x, y); }
+
+float dot_q6_k(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ6_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const int8_t* sc = x[i].scales;
+    const int16_t* bs = y[i].bsums;
+    // the +32 of the unsigned weights, per lane: 32 (bsums[2k] sc[2k] + bsums[2k+1] sc[2k+1])
+    int32_t off[8];
+    for (int k = 0; k < 8; ++k) off[k] = 32 * (bs[2 * k] * sc[2 * k] + bs[2 * k + 1] * sc[2 * k + 1]);
+    int32x4_t lanes_lo = vnegq_s32(vld1q_s32(off)), lanes_hi = vnegq_s32(vld1q_s32(off + 4));
+    for (int c = 0; c < 2; ++c) {
+      const uint8_t* ql = x[i].ql + 64 * c;
+      const uint8x16_t qh0 = vld1q_u8(x[i].qh + 32 * c), qh1 = vld1q_u8(x[i].qh + 32 * c + 16);
+      for (int k = 0; k < 4; ++k) {
+        const uint8_t* src = ql + 32 * (k & 1);
+        uint8x16_t l0 = vld1q_u8(src), l1 = vld1q_u8(src + 16);
+        if (k & 2) {
+          l0 = vshrq_n_u8(l0, 4);
+          l1 = vshrq_n_u8(l1, 4);
+        } else {
+          l0 = vandq_u8(l0, vdupq_n_u8(0x0F));
+          l1 = vandq_u8(l1, vdupq_n_u8(0x0F));
+        }
+        const int8x16_t sh = vdupq_n_s8(int8_t(-2 * k));
+        const uint8x16_t three = vdupq_n_u8(3);
+        const uint8x16_t u0 = vorrq_u8(l0, vshlq_n_u8(vandq_u8(vshlq_u8(qh0, sh), three), 4));
+        const uint8x16_t u1 = vorrq_u8(l1, vshlq_n_u8(vandq_u8(vshlq_u8(qh1, sh), three), 4));
+        const int v = 4 * c + k;
+        group(vreinterpretq_s8_u8(u0), vreinterpretq_s8_u8(u1), y[i].qs + 32 * v, sc[2 * v], sc[2 * v + 1],
+              lanes_lo, lanes_hi);
+      }
+    }
+    acc = f8_fma(acc, lanes_lo, lanes_hi, y[i].d * fp16(x[i].d));
+  }
+  return hsum8(acc);
+}
+
+}  // namespace
+
+SimdKernels simd_kernels_neon() {
+  SimdKernels k{};
+  k.q4_0_q8_0 = dot_q4_0_q8_0;
+  k.q4_1_q8_1 = dot_q4_1_q8_1;
+  k.q5_0_q8_0 = dot_q5_0_q8_0;
+  k.q5_1_q8_1 = dot_q5_1_q8_1;
+  k.q8_0_q8_0 = dot_q8_0_q8_0;
+  k.f32 = dot_f32;
+  k.f16_f32 = dot_f16_f32;
+  return k;
+}
+
+KquantDots kquant_dots_neon() {
+  KquantDots k{};
+  k.q4_k = dot_q4_k;
+  k.q5_k = dot_q5_k;
+  k.q6_k = dot_q6_k;
+  return k;
+}
+
+}  // namespace pj
