@@ -3,6 +3,7 @@
 // reference and to gguf-py's numpy dequantization.
 #include "core/kernels/iquants_ref.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/base/half.h"
@@ -279,237 +280,242 @@ float vec_dot_mxfp4_q8_0_ref(int64_t n, const void* vx, const void* vy) {
                             [](const BlockMxfp4& b) { return e8m0_to_f32_half(b.e); });
 }
 
-float vec_dot_iq4_xs_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq4Xs*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const float d4d8 = fp16_to_f32(x[b].d) * y[b].d;
-    const uint8_t* qs = x[b].qs;
-    const int8_t* q8 = y[b].qs;
-    for (int ib = 0; ib < kQK_K / 32; ++ib, qs += 16, q8 += 32) {
-      const float dl = d4d8 * float(iq4xs_scale(x[b], ib) - 32);
-      int s1 = 0, s2 = 0;
-      for (int j = 0; j < 16; ++j) {
-        s1 += q8[j] * kValuesIq4nl[qs[j] & 0xf];
-        s2 += q8[j + 16] * kValuesIq4nl[qs[j] >> 4];
-      }
-      sum += dl * float(s1 + s2);
-    }
-  }
-  return sum;
+// The 256-element types follow ggml-cpu's x86 order (the AVX2 paths of ggml_vec_dot_<type>_q8_K in
+// ggml-cpu/arch/x86/quants.c, which llama.cpp runs on every AVX2 machine): per super-block eight int32
+// lanes, lane k holding, for each 32-element group g, the sum over elements 4k..4k+3 of g of weight x
+// activation x the scale of the element's 16-element half (lanes 0-3: first half, 4-7: second);
+// eight float accumulators acc[k] = fma(d_x d_y, lane[k], acc[k]) across super-blocks, reduced as
+// ggml's hsum_float_8 and then multiplied by the type's constant factor. The SIMD dots
+// (iquants_simd.inc) compute the same lanes. With this order our logits equal llama.cpp's bit for bit
+// where the rest of the graph does (an ulp here can flip an 8-bit activation rounding later on).
+namespace {
+
+// One super-block unpacked: signed integer weights in element order and a scale per 16 elements.
+struct Unpacked {
+  int8_t w[kQK_K];
+  int sc[16];
+};
+
+float hsum8_ggml(const float* a) {
+  const float r0 = a[4] + a[0], r1 = a[5] + a[1], r2 = a[6] + a[2], r3 = a[7] + a[3];
+  return (r0 + r2) + (r1 + r3);
 }
 
-namespace {
-// Signed dot of 8 grid bytes with 8 activations.
-inline int dot8_signed(const uint8_t* g, uint8_t signs, const int8_t* q8) {
-  int s = 0;
-  for (int j = 0; j < 8; ++j) s += g[j] * q8[j] * (sign_bit(signs, j) ? -1 : 1);
-  return s;
+void lanes_of(const Unpacked& u, const int8_t* y, int32_t lanes[8]) {
+  for (int k = 0; k < 8; ++k) lanes[k] = 0;
+  for (int g = 0; g < 8; ++g)
+    for (int k = 0; k < 8; ++k) {
+      int32_t s = 0;
+      for (int e = 32 * g + 4 * k; e < 32 * g + 4 * k + 4; ++e) s += int32_t(u.w[e]) * y[e];
+      lanes[k] += u.sc[2 * g + k / 4] * s;
+    }
 }
+
+void fma_lanes(float acc[8], float d, const int32_t lanes[8]) {
+  for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(lanes[k]), acc[k]);
+}
+
+// Eight grid bytes with their signs (bit j of `signs`) into w.
+void signed8(int8_t* w, const uint8_t* grid, uint8_t signs) {
+  for (int j = 0; j < 8; ++j) w[j] = int8_t(sign_bit(signs, j) ? -grid[j] : grid[j]);
+}
+void signed4x2(int8_t* w, const uint8_t* g0, const uint8_t* g1, uint8_t signs) {
+  uint8_t g[8];
+  std::memcpy(g, g0, 4);
+  std::memcpy(g + 4, g1, 4);
+  signed8(w, g, signs);
+}
+
+void unpack_iq4_xs(const BlockIq4Xs& b, Unpacked& u) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    for (int j = 0; j < 16; ++j) {
+      u.w[32 * ib + j] = kValuesIq4nl[b.qs[16 * ib + j] & 0xf];
+      u.w[32 * ib + 16 + j] = kValuesIq4nl[b.qs[16 * ib + j] >> 4];
+    }
+    u.sc[2 * ib] = u.sc[2 * ib + 1] = iq4xs_scale(b, ib) - 32;
+  }
+}
+
+void unpack_iq2_xxs(const BlockIq2Xxs& b, Unpacked& u) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const auto* q = reinterpret_cast<const uint8_t*>(b.qs + 4 * ib);
+    const uint32_t aux = load_u32(q + 4);
+    for (int l = 0; l < 4; ++l) signed8(u.w + 32 * ib + 8 * l, grid8(kIq2xxsGrid, q[l]), kKsignsIq2xs[(aux >> 7 * l) & 127]);
+    u.sc[2 * ib] = u.sc[2 * ib + 1] = int(2 * (aux >> 28) + 1);
+  }
+}
+
+void unpack_iq2_xs(const BlockIq2Xs& b, Unpacked& u) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    for (int l = 0; l < 4; ++l) {
+      const uint16_t q = b.qs[4 * ib + l];
+      signed8(u.w + 32 * ib + 8 * l, grid8(kIq2xsGrid, q & 511), kKsignsIq2xs[q >> 9]);
+    }
+    u.sc[2 * ib] = 2 * (b.scales[ib] & 0xf) + 1;
+    u.sc[2 * ib + 1] = 2 * (b.scales[ib] >> 4) + 1;
+  }
+}
+
+void unpack_iq2_s(const BlockIq2S& b, Unpacked& u) {
+  const uint8_t* signs = b.qs + kQK_K / 8;
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    for (int l = 0; l < 4; ++l) {
+      const uint32_t index = b.qs[4 * ib + l] | ((uint32_t(b.qh[ib]) << (8 - 2 * l)) & 0x300);
+      signed8(u.w + 32 * ib + 8 * l, grid8(kIq2sGrid, index), signs[4 * ib + l]);
+    }
+    u.sc[2 * ib] = 2 * (b.scales[ib] & 0xf) + 1;
+    u.sc[2 * ib + 1] = 2 * (b.scales[ib] >> 4) + 1;
+  }
+}
+
+void unpack_iq3_xxs(const BlockIq3Xxs& b, Unpacked& u) {
+  const uint8_t* gas = b.qs + kQK_K / 4;
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const uint8_t* q3 = b.qs + 8 * ib;
+    const uint32_t aux = load_u32(gas + 4 * ib);
+    for (int l = 0; l < 4; ++l)
+      signed4x2(u.w + 32 * ib + 8 * l, grid4(kIq3xxsGrid, q3[2 * l]), grid4(kIq3xxsGrid, q3[2 * l + 1]),
+                kKsignsIq2xs[(aux >> 7 * l) & 127]);
+    u.sc[2 * ib] = u.sc[2 * ib + 1] = int(2 * (aux >> 28) + 1);
+  }
+}
+
+void unpack_iq3_s(const BlockIq3S& b, Unpacked& u) {
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const uint8_t* qs = b.qs + 8 * ib;
+    for (int l = 0; l < 4; ++l)
+      signed4x2(u.w + 32 * ib + 8 * l, grid4(kIq3sGrid, iq3s_index(qs, b.qh[ib], 2 * l)),
+                grid4(kIq3sGrid, iq3s_index(qs, b.qh[ib], 2 * l + 1)), b.signs[4 * ib + l]);
+    u.sc[2 * ib] = u.sc[2 * ib + 1] = 2 * (ib % 2 == 0 ? (b.scales[ib / 2] & 0xf) : (b.scales[ib / 2] >> 4)) + 1;
+  }
+}
+
+// The plain lattice types: lanes fma'd with d_x d_y, hsum_float_8, times `factor`.
+template <class Block, void (*Unpack)(const Block&, Unpacked&)>
+float dot_lattice(int64_t n, const void* vx, const void* vy, float factor) {
+  const auto* x = static_cast<const Block*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  float acc[8] = {};
+  Unpacked u;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    Unpack(x[b], u);
+    int32_t lanes[8];
+    lanes_of(u, y[b].qs, lanes);
+    fma_lanes(acc, fp16_to_f32(x[b].d) * y[b].d, lanes);
+  }
+  return factor * hsum8_ggml(acc);
+}
+
 }  // namespace
 
+float vec_dot_iq4_xs_q8_K_ref(int64_t n, const void* vx, const void* vy) {
+  return dot_lattice<BlockIq4Xs, unpack_iq4_xs>(n, vx, vy, 1.0f);
+}
 float vec_dot_iq2_xxs_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq2Xxs*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const float d = fp16_to_f32(x[b].d) * y[b].d;
-    const int8_t* q8 = y[b].qs;
-    int32_t bsum = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib) {
-      const auto* q = reinterpret_cast<const uint8_t*>(x[b].qs + 4 * ib);
-      const uint32_t aux = load_u32(q + 4);
-      int32_t s = 0;
-      for (int l = 0; l < 4; ++l, q8 += 8) s += dot8_signed(grid8(kIq2xxsGrid, q[l]), kKsignsIq2xs[(aux >> 7 * l) & 127], q8);
-      bsum += s * int32_t(2 * (aux >> 28) + 1);
-    }
-    sum += d * float(bsum);
-  }
-  return 0.125f * sum;
+  return dot_lattice<BlockIq2Xxs, unpack_iq2_xxs>(n, vx, vy, 0.125f);
 }
-
 float vec_dot_iq2_xs_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq2Xs*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const float d = fp16_to_f32(x[b].d) * y[b].d;
-    const int8_t* q8 = y[b].qs;
-    int32_t bsum = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib) {
-      const int ls[2] = {2 * (x[b].scales[ib] & 0xf) + 1, 2 * (x[b].scales[ib] >> 4) + 1};
-      for (int half = 0; half < 2; ++half) {
-        int32_t s = 0;
-        for (int l = 2 * half; l < 2 * half + 2; ++l, q8 += 8) {
-          const uint16_t q = x[b].qs[4 * ib + l];
-          s += dot8_signed(grid8(kIq2xsGrid, q & 511), kKsignsIq2xs[q >> 9], q8);
-        }
-        bsum += s * ls[half];
-      }
-    }
-    sum += d * float(bsum);
-  }
-  return 0.125f * sum;
+  return dot_lattice<BlockIq2Xs, unpack_iq2_xs>(n, vx, vy, 0.125f);
 }
-
 float vec_dot_iq2_s_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq2S*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const float d = fp16_to_f32(x[b].d) * y[b].d;
-    const int8_t* q8 = y[b].qs;
-    const uint8_t* qs = x[b].qs;
-    const uint8_t* signs = x[b].qs + kQK_K / 8;
-    int bsum = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib, qs += 4, signs += 4) {
-      const int ls[2] = {1 + 2 * (x[b].scales[ib] & 0xf), 1 + 2 * (x[b].scales[ib] >> 4)};
-      int s[2] = {0, 0};
-      for (int l = 0; l < 4; ++l, q8 += 8)
-        s[l / 2] += dot8_signed(grid8(kIq2sGrid, qs[l] | ((uint32_t(x[b].qh[ib]) << (8 - 2 * l)) & 0x300)), signs[l], q8);
-      bsum += ls[0] * s[0] + ls[1] * s[1];
-    }
-    sum += d * float(bsum);
-  }
-  return 0.125f * sum;
+  return dot_lattice<BlockIq2S, unpack_iq2_s>(n, vx, vy, 0.125f);
 }
-
 float vec_dot_iq3_xxs_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq3Xxs*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const float d = fp16_to_f32(x[b].d) * y[b].d;
-    const uint8_t* q3 = x[b].qs;
-    const uint8_t* gas = x[b].qs + kQK_K / 4;
-    const int8_t* q8 = y[b].qs;
-    int32_t bsum = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib, q3 += 8) {
-      const uint32_t aux = load_u32(gas + 4 * ib);
-      int32_t s = 0;
-      for (int l = 0; l < 4; ++l, q8 += 8) {
-        uint8_t g[8];
-        std::memcpy(g, grid4(kIq3xxsGrid, q3[2 * l]), 4);
-        std::memcpy(g + 4, grid4(kIq3xxsGrid, q3[2 * l + 1]), 4);
-        s += dot8_signed(g, kKsignsIq2xs[(aux >> 7 * l) & 127], q8);
-      }
-      bsum += s * int32_t(2 * (aux >> 28) + 1);
-    }
-    sum += d * float(bsum);
-  }
-  return 0.25f * sum;
+  return dot_lattice<BlockIq3Xxs, unpack_iq3_xxs>(n, vx, vy, 0.25f);
 }
-
 float vec_dot_iq3_s_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq3S*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const float d = fp16_to_f32(x[b].d) * y[b].d;
-    const uint8_t* qs = x[b].qs;
-    const uint8_t* signs = x[b].signs;
-    const int8_t* q8 = y[b].qs;
-    int32_t bsum = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib, qs += 8, signs += 4) {
-      const int ls = 2 * (ib % 2 == 0 ? (x[b].scales[ib / 2] & 0xf) : (x[b].scales[ib / 2] >> 4)) + 1;
-      int32_t s = 0;
-      for (int l = 0; l < 4; ++l, q8 += 8) {
-        uint8_t g[8];
-        std::memcpy(g, grid4(kIq3sGrid, iq3s_index(qs, x[b].qh[ib], 2 * l)), 4);
-        std::memcpy(g + 4, grid4(kIq3sGrid, iq3s_index(qs, x[b].qh[ib], 2 * l + 1)), 4);
-        s += dot8_signed(g, signs[l], q8);
-      }
-      bsum += s * ls;
-    }
-    sum += d * float(bsum);
-  }
-  return sum;
+  return dot_lattice<BlockIq3S, unpack_iq3_s>(n, vx, vy, 1.0f);
 }
 
+// IQ1_S: the grid lanes as above (scale per 32 elements); the shift term is one integer per
+// super-block, sum of ls * (+-1) * (bsums[2 ib] + bsums[2 ib + 1]), fma'd into a scalar accumulator;
+// result hsum_float_8(acc) + IQ1S_DELTA * acc1.
 float vec_dot_iq1_s_q8_K_ref(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockIq1S*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
+  float acc[8] = {}, acc1 = 0;
+  Unpacked u;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const int8_t* q8 = y[b].qs;
-    const uint8_t* qs = x[b].qs;
-    int sumi = 0, sumi1 = 0;  // grid part; shift part (uses the activations' 16-element sums)
-    for (int ib = 0; ib < kQK_K / 32; ++ib, qs += 4) {
+    int sumi1 = 0;
+    for (int ib = 0; ib < kQK_K / 32; ++ib) {
       const uint16_t qh = x[b].qh[ib];
       const int ls = 2 * ((qh >> 12) & 7) + 1;
-      const int delta = qh & 0x8000 ? -1 : 1;
-      int lsum = 0;
-      for (int l = 0; l < 4; ++l, q8 += 8) {
-        const int8_t* g = grid1(qs[l] | (((qh >> 3 * l) & 7) << 8));
-        for (int j = 0; j < 8; ++j) lsum += q8[j] * g[j];
-      }
-      sumi += ls * lsum;
-      sumi1 += ls * delta * (y[b].bsums[2 * ib] + y[b].bsums[2 * ib + 1]);
+      for (int l = 0; l < 4; ++l) std::memcpy(u.w + 32 * ib + 8 * l, grid1(x[b].qs[4 * ib + l] | (((qh >> 3 * l) & 7) << 8)), 8);
+      u.sc[2 * ib] = u.sc[2 * ib + 1] = ls;
+      sumi1 += ls * (qh & 0x8000 ? -1 : 1) * (y[b].bsums[2 * ib] + y[b].bsums[2 * ib + 1]);
     }
-    sum += fp16_to_f32(x[b].d) * y[b].d * (float(sumi) + kIq1Delta * float(sumi1));
+    int32_t lanes[8];
+    lanes_of(u, y[b].qs, lanes);
+    const float d = y[b].d * fp16_to_f32(x[b].d);
+    fma_lanes(acc, d, lanes);
+    acc1 = std::fma(d, float(sumi1), acc1);
   }
-  return sum;
+  return hsum8_ggml(acc) + kIq1Delta * acc1;
 }
 
+// IQ1_M: two sets of lanes with the same 16-element scales, the grid's and the shift's (the
+// activations times the +-1 of their 8-element point); result hsum(acc1) + IQ1M_DELTA * hsum(acc2).
 float vec_dot_iq1_m_q8_K_ref(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockIq1M*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
+  float acc1[8] = {}, acc2[8] = {};
+  Unpacked u, shift;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     uint16_t sc[4];
     load_iq1m_scales(x[b], sc);
-    const int8_t* q8 = y[b].qs;
-    const uint8_t* qs = x[b].qs;
-    const uint8_t* qh = x[b].qh;
-    int sumi1 = 0, sumi2 = 0;
-    for (int ib = 0; ib < kQK_K / 32; ++ib, qs += 4, qh += 2) {
-      int s1[2] = {0, 0}, s2[2] = {0, 0};
-      for (int l = 0; l < 4; ++l, q8 += 8) {
+    for (int ib = 0; ib < kQK_K / 32; ++ib) {
+      const uint8_t* qs = x[b].qs + 4 * ib;
+      const uint8_t* qh = x[b].qh + 2 * ib;
+      for (int l = 0; l < 4; ++l) {
         const uint8_t h = uint8_t(l % 2 == 0 ? qh[l / 2] & 0xf : qh[l / 2] >> 4);
-        const int8_t* g = grid1(qs[l] | (uint32_t(h & 7) << 8));
-        int lsum1 = 0, lsum2 = 0;
-        for (int j = 0; j < 8; ++j) {
-          lsum1 += q8[j] * g[j];
-          lsum2 += q8[j];
-        }
-        s1[l / 2] += lsum1;
-        s2[l / 2] += lsum2 * (h & 8 ? -1 : 1);
+        std::memcpy(u.w + 32 * ib + 8 * l, grid1(qs[l] | (uint32_t(h & 7) << 8)), 8);
+        std::memset(shift.w + 32 * ib + 8 * l, h & 8 ? -1 : 1, 8);
       }
-      const int ls1 = 2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 7) + 1;
-      const int ls2 = 2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 7) + 1;
-      sumi1 += s1[0] * ls1 + s1[1] * ls2;
-      sumi2 += s2[0] * ls1 + s2[1] * ls2;
+      u.sc[2 * ib] = shift.sc[2 * ib] = 2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 7) + 1;
+      u.sc[2 * ib + 1] = shift.sc[2 * ib + 1] = 2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 7) + 1;
     }
-    sum += fp16_to_f32(iq1m_scale_bits(sc)) * y[b].d * (float(sumi1) + kIq1Delta * float(sumi2));
+    int32_t lanes1[8], lanes2[8];
+    lanes_of(u, y[b].qs, lanes1);
+    lanes_of(shift, y[b].qs, lanes2);
+    const float d = y[b].d * fp16_to_f32(iq1m_scale_bits(sc));
+    fma_lanes(acc1, d, lanes1);
+    fma_lanes(acc2, d, lanes2);
   }
-  return sum;
+  return hsum8_ggml(acc1) + kIq1Delta * hsum8_ggml(acc2);
 }
 
-float vec_dot_tq1_0_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockTq1_0*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
+// TQ1_0 and TQ2_0: lanes of the unsigned trits t = value + 1 (0..2), each minus the sum of the 32
+// activations bsums[2k] + bsums[2k+1] (not those of its own elements: ggml's int16 correction),
+// fma'd with d_x d_y.
+namespace {
+template <class Block, class Trits>
+float dot_ternary(int64_t n, const Block* x, const BlockQ8_K* y, Trits trits) {
+  float acc[8] = {};
+  Unpacked u;
+  for (int k = 0; k < 16; ++k) u.sc[k] = 1;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int s = 0;
-    for_each_tq1_trit(x[b], [&](int e, int t) { s += t * y[b].qs[e]; });
-    sum += float(s) * (fp16_to_f32(x[b].d) * y[b].d);
+    trits(x[b], u.w);
+    int32_t lanes[8];
+    lanes_of(u, y[b].qs, lanes);
+    for (int k = 0; k < 8; ++k) lanes[k] -= y[b].bsums[2 * k] + y[b].bsums[2 * k + 1];
+    fma_lanes(acc, y[b].d * fp16_to_f32(x[b].d), lanes);
   }
-  return sum;
+  return hsum8_ggml(acc);
+}
+}  // namespace
+
+float vec_dot_tq1_0_q8_K_ref(int64_t n, const void* vx, const void* vy) {
+  return dot_ternary(n, static_cast<const BlockTq1_0*>(vx), static_cast<const BlockQ8_K*>(vy),
+                     [](const BlockTq1_0& b, int8_t* w) { for_each_tq1_trit(b, [&](int e, int t) { w[e] = int8_t(t + 1); }); });
 }
 
 float vec_dot_tq2_0_q8_K_ref(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockTq2_0*>(vx);
-  const auto* y = static_cast<const BlockQ8_K*>(vy);
-  float sum = 0;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int32_t s = 0;
-    for (int j = 0; j < kQK_K / 4; j += 32)
-      for (int l = 0; l < 4; ++l)
-        for (int m = 0; m < 32; ++m) s += y[b].qs[4 * j + 32 * l + m] * (((x[b].qs[j + m] >> (2 * l)) & 3) - 1);
-    sum += float(s) * (y[b].d * fp16_to_f32(x[b].d));
-  }
-  return sum;
+  return dot_ternary(n, static_cast<const BlockTq2_0*>(vx), static_cast<const BlockQ8_K*>(vy),
+                     [](const BlockTq2_0& b, int8_t* w) {
+                       for (int j = 0; j < kQK_K / 4; j += 32)
+                         for (int l = 0; l < 4; ++l)
+                           for (int m = 0; m < 32; ++m) w[4 * j + 32 * l + m] = int8_t((b.qs[j + m] >> (2 * l)) & 3);
+                     });
 }
 
 }  // namespace pj
