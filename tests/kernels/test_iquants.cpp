@@ -197,16 +197,17 @@ TEST_P(IquantsSimd, RandomDataWithinRoundingBound) {
   }
 }
 
-// The 256-element lattice and ternary types' SIMD dots compute each super-block's integer sum exactly
-// and then apply the scales with the scalar reference's float operations in its order, so with random
-// scales too they must equal the reference bit for bit (no tolerance).
+// The 256-element types' SIMD dots compute ggml's eight int32 lanes per super-block exactly and then
+// apply the scales with the scalar reference's float operations in its order (ggml-cpu's x86 order), so
+// with random scales too they must equal the reference bit for bit (no tolerance).
 TEST_P(IquantsSimd, SuperBlockTypesBitExactOnRandomData) {
   const Isa isa = GetParam();
   if (!isa_available(isa)) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
   const KernelTable& ref = kernel_table(Isa::Scalar);
   const KernelTable& opt = kernel_table(isa);
   std::mt19937 rng(29);
-  for (T t : {T::IQ2_XXS, T::IQ2_XS, T::IQ2_S, T::IQ3_XXS, T::IQ3_S, T::IQ1_S, T::IQ1_M, T::TQ1_0, T::TQ2_0}) {
+  for (T t : {T::IQ4_XS, T::IQ2_XXS, T::IQ2_XS, T::IQ2_S, T::IQ3_XXS, T::IQ3_S, T::IQ1_S, T::IQ1_M, T::TQ1_0,
+              T::TQ2_0}) {
     const TypeTraits& tr = ref.types[size_t(t)];
     for (int64_t blocks : kSizes) {
       const int64_t n = blocks * tr.block_size;
