@@ -18,6 +18,7 @@ APT_PACKAGES=(
   ffmpeg                                             # the audio tests encode MP3/Opus/WebM/M4A with it
   python3 python3-venv python3-pip
   time                                               # /usr/bin/time: peak RSS of each process in bench/run_all.py
+  g++-aarch64-linux-gnu qemu-user                    # scripts/check_neon.sh: NEON kernels cross-built, run emulated
 )
 
 missing=()

@@ -3,10 +3,11 @@
 # unit tests (tests/kernels) for AArch64 with Debian's g++-aarch64-linux-gnu, and runs the tests under
 # qemu-aarch64: the NEON kernels must compile and agree with the scalar reference (bit for bit where the
 # x86 kernels do). Called by scripts/test.sh; setup.sh --deps-only installs the two packages.
-#   scripts/check_neon.sh [BUILD_DIR]   (default build-neon)
+#   scripts/check_neon.sh [BUILD_DIR [GTEST_ARGS...]]   (default build-neon)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build-neon}
+shift || true
 CXX=aarch64-linux-gnu-g++
 QEMU=qemu-aarch64
 for tool in "$CXX" "$QEMU"; do
@@ -48,7 +49,7 @@ printf '%s\n' "${srcs[@]}" | xargs -P 2 -I{} bash -c 'FLAGS=($FLAGS_STR); compil
 # would pass every comparison with the scalar reference.
 "$QEMU" "$OUT/test_kernels_neon" --gtest_list_tests | grep -q "/neon" || { echo "check_neon: no NEON test instances" >&2; exit 1; }
 rc=0
-"$QEMU" "$OUT/test_kernels_neon" > "$OUT/test.log" 2>&1 || rc=$?
+"$QEMU" "$OUT/test_kernels_neon" "$@" > "$OUT/test.log" 2>&1 || rc=$?
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests ran" "$OUT/test.log" | head -20
 if grep -q "SKIPPED.*/neon" "$OUT/test.log"; then echo "check_neon: NEON tests were skipped" >&2; exit 1; fi
 exit $rc

@@ -27,6 +27,11 @@ for t in build-asan/test_*; do
   echo "$rc" > "$reports/$name.rc"
 done
 
+echo "== test_kernels_neon (AArch64 cross build, run under qemu-aarch64)"
+scripts/check_neon.sh build-neon --gtest_output="json:$reports/test_kernels_neon.json" > "$reports/test_kernels_neon.log" 2>&1
+echo "$?" > "$reports/test_kernels_neon.rc"
+tail -n 30 "$reports/test_kernels_neon.log" | grep -E "FAILED|PASSED|check_neon|error" || true
+
 echo "== python interoperability tests"
 PJ_BIN="$PWD/build-asan/pajamas" .venv/bin/python -m pytest -q tests/python \
   --junitxml="$reports/pytest.xml" -p no:cacheprovider 2>&1 | tail -n 15
