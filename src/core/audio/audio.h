@@ -1,7 +1,8 @@
 // Audio input: any container/codec FFmpeg's libraries decode (WAV, FLAC, MP3, OGG/Opus/Vorbis, WebM,
 // M4A/AAC, ...), down-mixed and resampled with libswresample to mono float at a chosen rate (Whisper:
 // 16 kHz). The same path as `ffmpeg -i FILE -ac 1 -ar 16000 -f f32le -`, which is how openai/whisper
-// loads audio, so the samples match the reference's.
+// loads audio, so the samples match the reference's. FFmpeg's libraries are loaded on the first decode
+// (ffmpeg_api.h), not linked: a process that never decodes audio never maps them.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ struct DecodeInfo {
 };
 
 // Decodes a whole file. pj::Error naming `path` if it is missing, empty, not audio FFmpeg can decode,
-// has no audio stream or yields no samples.
+// has no audio stream or yields no samples, or if FFmpeg's libraries cannot be loaded.
 std::vector<float> decode_file(const std::string& path, int sample_rate = kWhisperSampleRate,
                                DecodeInfo* info = nullptr);
 

@@ -7,21 +7,14 @@
 #include "core/base/error.h"
 #include "core/base/file.h"
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/channel_layout.h>
-#include <libavutil/error.h>
-#include <libavutil/opt.h>
-#include <libswresample/swresample.h>
-}
+#include "core/audio/ffmpeg_api.h"
 
 namespace pj::audio {
 namespace {
 
-std::string av_err(int code) {
+std::string av_err(const FfmpegApi& ff, int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, buf, sizeof buf);
+  ff.av_strerror(code, buf, sizeof buf);
   return buf;
 }
 
@@ -55,25 +48,31 @@ int64_t mem_seek(void* opaque, int64_t offset, int whence) {
 }
 
 struct FormatCloser {
-  void operator()(AVFormatContext* f) const { avformat_close_input(&f); }
+  const FfmpegApi* ff;
+  void operator()(AVFormatContext* f) const { ff->avformat_close_input(&f); }
 };
 struct IoCloser {
+  const FfmpegApi* ff;
   void operator()(AVIOContext* io) const {
-    av_freep(&io->buffer);
-    avio_context_free(&io);
+    ff->av_freep(&io->buffer);
+    ff->avio_context_free(&io);
   }
 };
 struct CodecCloser {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+  const FfmpegApi* ff;
+  void operator()(AVCodecContext* c) const { ff->avcodec_free_context(&c); }
 };
 struct SwrCloser {
-  void operator()(SwrContext* s) const { swr_free(&s); }
+  const FfmpegApi* ff;
+  void operator()(SwrContext* s) const { ff->swr_free(&s); }
 };
 struct PacketCloser {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
+  const FfmpegApi* ff;
+  void operator()(AVPacket* p) const { ff->av_packet_free(&p); }
 };
 struct FrameCloser {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
+  const FfmpegApi* ff;
+  void operator()(AVFrame* f) const { ff->av_frame_free(&f); }
 };
 
 }  // namespace
@@ -83,46 +82,47 @@ std::vector<float> decode_memory(const void* data, size_t size, std::string_view
   const std::string name(name_sv);
   if (size == 0) fail("audio: {}: empty file", name);
   if (sample_rate <= 0 || sample_rate > 768000) fail("audio: {}: bad output sample rate {}", name, sample_rate);
+  const FfmpegApi& ff = ffmpeg(name);
   // FFmpeg's own log would print half-sentences beside our error; keep only its fatal messages.
-  av_log_set_level(AV_LOG_FATAL);
+  ff.av_log_set_level(AV_LOG_FATAL);
 
   MemReader reader{static_cast<const uint8_t*>(data), int64_t(size)};
   constexpr int kIoBuf = 64 * 1024;
-  auto* iobuf = static_cast<uint8_t*>(av_malloc(kIoBuf));
+  auto* iobuf = static_cast<uint8_t*>(ff.av_malloc(kIoBuf));
   if (!iobuf) fail("audio: {}: out of memory", name);
   std::unique_ptr<AVIOContext, IoCloser> io(
-      avio_alloc_context(iobuf, kIoBuf, 0, &reader, mem_read, nullptr, mem_seek));
+      ff.avio_alloc_context(iobuf, kIoBuf, 0, &reader, mem_read, nullptr, mem_seek), IoCloser{&ff});
   if (!io) {
-    av_free(iobuf);
+    ff.av_free(iobuf);
     fail("audio: {}: out of memory", name);
   }
 
-  AVFormatContext* fmt_raw = avformat_alloc_context();
+  AVFormatContext* fmt_raw = ff.avformat_alloc_context();
   if (!fmt_raw) fail("audio: {}: out of memory", name);
   fmt_raw->pb = io.get();
   fmt_raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-  int rc = avformat_open_input(&fmt_raw, nullptr, nullptr, nullptr);  // frees fmt_raw on failure
-  if (rc < 0) fail("audio: {}: not an audio file FFmpeg can read ({})", name, av_err(rc));
-  std::unique_ptr<AVFormatContext, FormatCloser> fmt(fmt_raw);
-  rc = avformat_find_stream_info(fmt.get(), nullptr);
-  if (rc < 0) fail("audio: {}: cannot read stream information ({})", name, av_err(rc));
+  int rc = ff.avformat_open_input(&fmt_raw, nullptr, nullptr, nullptr);  // frees fmt_raw on failure
+  if (rc < 0) fail("audio: {}: not an audio file FFmpeg can read ({})", name, av_err(ff, rc));
+  std::unique_ptr<AVFormatContext, FormatCloser> fmt(fmt_raw, FormatCloser{&ff});
+  rc = ff.avformat_find_stream_info(fmt.get(), nullptr);
+  if (rc < 0) fail("audio: {}: cannot read stream information ({})", name, av_err(ff, rc));
 
   const AVCodec* codec = nullptr;
-  const int stream_index = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
+  const int stream_index = ff.av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
   if (stream_index < 0) fail("audio: {}: no audio stream ({})", name, fmt->iformat->name);
   if (!codec) fail("audio: {}: no decoder for the audio stream", name);
   AVStream* stream = fmt->streams[stream_index];
 
-  std::unique_ptr<AVCodecContext, CodecCloser> dec(avcodec_alloc_context3(codec));
+  std::unique_ptr<AVCodecContext, CodecCloser> dec(ff.avcodec_alloc_context3(codec), CodecCloser{&ff});
   if (!dec) fail("audio: {}: out of memory", name);
-  rc = avcodec_parameters_to_context(dec.get(), stream->codecpar);
-  if (rc < 0) fail("audio: {}: bad codec parameters ({})", name, av_err(rc));
+  rc = ff.avcodec_parameters_to_context(dec.get(), stream->codecpar);
+  if (rc < 0) fail("audio: {}: bad codec parameters ({})", name, av_err(ff, rc));
   dec->thread_count = 1;
-  rc = avcodec_open2(dec.get(), codec, nullptr);
-  if (rc < 0) fail("audio: {}: cannot open the {} decoder ({})", name, codec->name, av_err(rc));
+  rc = ff.avcodec_open2(dec.get(), codec, nullptr);
+  if (rc < 0) fail("audio: {}: cannot open the {} decoder ({})", name, codec->name, av_err(ff, rc));
 
   std::vector<float> out;
-  std::unique_ptr<SwrContext, SwrCloser> swr;
+  std::unique_ptr<SwrContext, SwrCloser> swr(nullptr, SwrCloser{&ff});
   int swr_in_rate = 0, swr_in_format = -1;
   AVChannelLayout swr_in_layout{};
   AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
@@ -130,27 +130,27 @@ std::vector<float> decode_memory(const void* data, size_t size, std::string_view
   auto configure = [&](const AVFrame* fr) {
     AVChannelLayout in_layout{};
     if (fr->ch_layout.nb_channels > 0 && fr->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC) {
-      av_channel_layout_copy(&in_layout, &fr->ch_layout);
+      ff.av_channel_layout_copy(&in_layout, &fr->ch_layout);
     } else {
       const int nch = fr->ch_layout.nb_channels > 0 ? fr->ch_layout.nb_channels : dec->ch_layout.nb_channels;
       if (nch <= 0) fail("audio: {}: stream has no channels", name);
-      av_channel_layout_default(&in_layout, nch);
+      ff.av_channel_layout_default(&in_layout, nch);
     }
     SwrContext* s = nullptr;
-    int r = swr_alloc_set_opts2(&s, &mono, AV_SAMPLE_FMT_FLT, sample_rate, &in_layout,
+    int r = ff.swr_alloc_set_opts2(&s, &mono, AV_SAMPLE_FMT_FLT, sample_rate, &in_layout,
                                 AVSampleFormat(fr->format), fr->sample_rate, 0, nullptr);
     if (r < 0 || !s) {
-      av_channel_layout_uninit(&in_layout);
-      fail("audio: {}: cannot set up resampling ({})", name, av_err(r));
+      ff.av_channel_layout_uninit(&in_layout);
+      fail("audio: {}: cannot set up resampling ({})", name, av_err(ff, r));
     }
     swr.reset(s);
-    r = swr_init(s);
+    r = ff.swr_init(s);
     if (r < 0) {
-      av_channel_layout_uninit(&in_layout);
+      ff.av_channel_layout_uninit(&in_layout);
       fail("audio: {}: cannot set up resampling from {} Hz, {} channels ({})", name, fr->sample_rate,
-           in_layout.nb_channels, av_err(r));
+           in_layout.nb_channels, av_err(ff, r));
     }
-    av_channel_layout_uninit(&swr_in_layout);
+    ff.av_channel_layout_uninit(&swr_in_layout);
     swr_in_layout = in_layout;
     swr_in_rate = fr->sample_rate;
     swr_in_format = fr->format;
@@ -158,25 +158,25 @@ std::vector<float> decode_memory(const void* data, size_t size, std::string_view
 
   auto convert = [&](const AVFrame* fr) {
     // Output room: the resampler may hold back a few samples and release them later.
-    const int64_t cap = swr_get_out_samples(swr.get(), fr ? fr->nb_samples : 0);
+    const int64_t cap = ff.swr_get_out_samples(swr.get(), fr ? fr->nb_samples : 0);
     if (cap < 0) fail("audio: {}: resampler error", name);
     const size_t old = out.size();
     out.resize(old + size_t(cap) + 32);
     uint8_t* dst = reinterpret_cast<uint8_t*>(out.data() + old);
-    const int got = swr_convert(swr.get(), &dst, int(cap) + 32, fr ? const_cast<const uint8_t**>(fr->extended_data) : nullptr,
+    const int got = ff.swr_convert(swr.get(), &dst, int(cap) + 32, fr ? const_cast<const uint8_t**>(fr->extended_data) : nullptr,
                                 fr ? fr->nb_samples : 0);
-    if (got < 0) fail("audio: {}: resampling failed ({})", name, av_err(got));
+    if (got < 0) fail("audio: {}: resampling failed ({})", name, av_err(ff, got));
     out.resize(old + size_t(got));
   };
 
-  std::unique_ptr<AVPacket, PacketCloser> pkt(av_packet_alloc());
-  std::unique_ptr<AVFrame, FrameCloser> frame(av_frame_alloc());
+  std::unique_ptr<AVPacket, PacketCloser> pkt(ff.av_packet_alloc(), PacketCloser{&ff});
+  std::unique_ptr<AVFrame, FrameCloser> frame(ff.av_frame_alloc(), FrameCloser{&ff});
   if (!pkt || !frame) fail("audio: {}: out of memory", name);
   int decode_errors = 0;
 
   auto drain = [&]() {
     for (;;) {
-      const int r = avcodec_receive_frame(dec.get(), frame.get());
+      const int r = ff.avcodec_receive_frame(dec.get(), frame.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       if (r < 0) {
         ++decode_errors;
@@ -184,39 +184,39 @@ std::vector<float> decode_memory(const void* data, size_t size, std::string_view
       }
       if (frame->nb_samples > 0) {
         if (!swr || frame->sample_rate != swr_in_rate || frame->format != swr_in_format ||
-            av_channel_layout_compare(&frame->ch_layout, &swr_in_layout) != 0) {
+            ff.av_channel_layout_compare(&frame->ch_layout, &swr_in_layout) != 0) {
           if (swr) convert(nullptr);  // flush what the old resampler holds
           configure(frame.get());
         }
         convert(frame.get());
       }
-      av_frame_unref(frame.get());
+      ff.av_frame_unref(frame.get());
     }
   };
 
   try {
     for (;;) {
-      rc = av_read_frame(fmt.get(), pkt.get());
+      rc = ff.av_read_frame(fmt.get(), pkt.get());
       if (rc == AVERROR_EOF) break;
       if (rc < 0) {
         // A truncated file: keep what decoded so far, as ffmpeg does, unless nothing did.
         break;
       }
       if (pkt->stream_index == stream_index) {
-        const int s = avcodec_send_packet(dec.get(), pkt.get());
+        const int s = ff.avcodec_send_packet(dec.get(), pkt.get());
         if (s < 0 && s != AVERROR(EAGAIN)) ++decode_errors;
         drain();
       }
-      av_packet_unref(pkt.get());
+      ff.av_packet_unref(pkt.get());
     }
-    avcodec_send_packet(dec.get(), nullptr);
+    ff.avcodec_send_packet(dec.get(), nullptr);
     drain();
     if (swr) convert(nullptr);
   } catch (...) {
-    av_channel_layout_uninit(&swr_in_layout);
+    ff.av_channel_layout_uninit(&swr_in_layout);
     throw;
   }
-  av_channel_layout_uninit(&swr_in_layout);
+  ff.av_channel_layout_uninit(&swr_in_layout);
 
   if (out.empty()) {
     if (decode_errors > 0) fail("audio: {}: the {} stream could not be decoded", name, codec->name);

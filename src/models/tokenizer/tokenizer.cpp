@@ -49,14 +49,27 @@ Tokenizer::Tokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
   if (spec_.add_bos && spec_.bos_id < 0) fail("tokenizer: {}: add_bos is set but there is no BOS token", src);
   if (spec_.add_eos && spec_.eos_id < 0) fail("tokenizer: {}: add_eos is set but there is no EOS token", src);
 
-  piece_to_id_.reserve(n * 2);
+  // Open addressing, linear probing, at most half full: 4 bytes a slot (2 MiB for Gemma's 262k pieces,
+  // where a node-based hash map of string_views took ~16 MiB).
+  size_t slots = 16;
+  while (slots < 2 * n) slots *= 2;
+  piece_slots_.assign(slots, -1);
   for (size_t i = 0; i < n; ++i) {
     // SentencePiece only merges into (and looks up) normal, user-defined and unused pieces.
     if (spec_.kind == TokenizerKind::spm_bpe && !spec_.types.empty()) {
       TokenType t = spec_.types[i];
       if (t == TokenType::control || t == TokenType::unknown || t == TokenType::byte) continue;
     }
-    piece_to_id_.emplace(spec_.tokens[i], static_cast<int>(i));  // the first of duplicates wins
+    const std::string_view piece = spec_.tokens[i];
+    const size_t mask = slots - 1;
+    for (size_t h = std::hash<std::string_view>{}(piece) & mask;; h = (h + 1) & mask) {
+      const int32_t at = piece_slots_[h];
+      if (at < 0) {
+        piece_slots_[h] = static_cast<int32_t>(i);
+        break;
+      }
+      if (spec_.tokens[static_cast<size_t>(at)] == piece) break;  // the first of duplicates wins
+    }
   }
 
   std::fill(std::begin(byte_to_id_), std::end(byte_to_id_), -1);
@@ -67,17 +80,16 @@ Tokenizer::Tokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
       char_to_byte_[cp] = static_cast<int16_t>(b);
       std::string ch;
       utf8_append(ch, cp);
-      auto it = piece_to_id_.find(ch);
-      if (it != piece_to_id_.end()) byte_to_id_[b] = it->second;
+      byte_to_id_[b] = lookup_piece(ch);
     }
     merges_.reserve(spec_.merges.size() * 2);
     for (size_t r = 0; r < spec_.merges.size(); ++r) {
       const auto& [a, b] = spec_.merges[r];
-      auto ia = piece_to_id_.find(a), ib = piece_to_id_.find(b), im = piece_to_id_.find(a + b);
-      if (ia == piece_to_id_.end() || ib == piece_to_id_.end() || im == piece_to_id_.end())
+      const int ia = lookup_piece(a), ib = lookup_piece(b), im = lookup_piece(a + b);
+      if (ia < 0 || ib < 0 || im < 0)
         fail("tokenizer: {}: merge {} '{} {}' uses a token that is not in the vocabulary", src, r, a, b);
-      const uint64_t key = (static_cast<uint64_t>(ia->second) << 32) | static_cast<uint32_t>(ib->second);
-      merges_.emplace(key, std::pair{static_cast<int>(r), im->second});  // the lowest rank wins
+      const uint64_t key = (static_cast<uint64_t>(ia) << 32) | static_cast<uint32_t>(ib);
+      merges_.emplace(key, std::pair{static_cast<int>(r), im});  // the lowest rank wins
     }
   } else {
     for (size_t i = 0; i < n; ++i) {
@@ -122,9 +134,16 @@ Tokenizer::Tokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
   }
 }
 
+int Tokenizer::lookup_piece(std::string_view piece) const {
+  const size_t mask = piece_slots_.size() - 1;
+  for (size_t h = std::hash<std::string_view>{}(piece) & mask;; h = (h + 1) & mask) {
+    const int32_t at = piece_slots_[h];
+    if (at < 0 || spec_.tokens[static_cast<size_t>(at)] == piece) return at;
+  }
+}
+
 int Tokenizer::find_token(std::string_view piece) const {
-  auto it = piece_to_id_.find(piece);
-  if (it != piece_to_id_.end()) return it->second;
+  if (const int id = lookup_piece(piece); id >= 0) return id;
   for (size_t i = 0; i < spec_.tokens.size(); ++i) {
     if (spec_.tokens[i] == piece) return static_cast<int>(i);  // control/byte pieces (SentencePiece)
   }
@@ -328,10 +347,10 @@ void Tokenizer::encode_spm(std::string_view raw, bool at_start, std::vector<int>
   auto push = [&](int l, int r) {
     if (l < 0 || r < 0 || syms[l].frozen || syms[r].frozen) return;
     const std::string_view piece = text.substr(syms[l].begin, syms[l].len + syms[r].len);
-    auto it = piece_to_id_.find(piece);
-    if (it == piece_to_id_.end()) return;
-    q.push({spec_.scores[it->second], l, r, piece.size()});
-    if (type(it->second) == TokenType::unused)
+    const int id = lookup_piece(piece);
+    if (id < 0) return;
+    q.push({spec_.scores[static_cast<size_t>(id)], l, r, piece.size()});
+    if (type(id) == TokenType::unused)
       rev_merge[piece] = {text.substr(syms[l].begin, syms[l].len), text.substr(syms[r].begin, syms[r].len)};
   };
   for (int i = 0; i + 1 < n; ++i) push(i, i + 1);
@@ -350,8 +369,8 @@ void Tokenizer::encode_spm(std::string_view raw, bool at_start, std::vector<int>
 
   bool prev_unk = false;
   auto emit = [&](auto&& self, std::string_view piece) -> void {
-    auto it = piece_to_id_.find(piece);
-    if (it != piece_to_id_.end() && type(it->second) == TokenType::unused) {
+    const int id = lookup_piece(piece);
+    if (id >= 0 && type(id) == TokenType::unused) {
       auto rm = rev_merge.find(piece);
       if (rm != rev_merge.end()) {
         self(self, rm->second.first);
@@ -359,8 +378,8 @@ void Tokenizer::encode_spm(std::string_view raw, bool at_start, std::vector<int>
         return;
       }
     }
-    if (it != piece_to_id_.end()) {
-      out.push_back(it->second);
+    if (id >= 0) {
+      out.push_back(id);
       prev_unk = false;
     } else if (spec_.byte_fallback) {
       for (char ch : piece) out.push_back(byte_to_id_[static_cast<uint8_t>(ch)]);

@@ -109,7 +109,10 @@ class Tokenizer {
   void check_id(int id) const;
 
   TokenizerSpec spec_;
-  std::unordered_map<std::string_view, int> piece_to_id_;  // views into spec_.tokens
+  int lookup_piece(std::string_view piece) const;  // the id of a mergeable piece, or -1
+
+  // piece -> id hash table: each slot an id into spec_.tokens or -1 (power-of-two size, linear probing)
+  std::vector<int32_t> piece_slots_;
   // byte_bpe: (left id << 32 | right id) -> (rank, merged id)
   std::unordered_map<uint64_t, std::pair<int, int>> merges_;
   int byte_to_id_[256];   // byte_bpe: the token of each byte's character; spm: <0xXX> pieces or -1
