@@ -203,9 +203,10 @@ TEST(DotApi, OptimisedTablesInstallOptimisedKernels) {
   const KernelTable& ref = kernel_table(Isa::Scalar);
   for (Isa isa : test::available_isas()) {
     if (isa == Isa::Scalar) continue;
-    if (isa == Isa::Neon) {  // dot_neon.cpp covers the 32-element types, F32/F16 and Q4_K/Q5_K/Q6_K so far
+    if (isa == Isa::Neon) {  // dot_neon.cpp covers the 32-element types, F32/F16 and the K-quants so far
       for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
-                         GgmlType::F32, GgmlType::F16, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+                         GgmlType::F32, GgmlType::F16, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,
+                         GgmlType::Q5_K, GgmlType::Q6_K})
         EXPECT_NE(kernel_table(isa).types[size_t(t)].vec_dot, ref.types[size_t(t)].vec_dot) << ggml_type_info(t).name;
       continue;
     }

@@ -7,7 +7,7 @@
 // - 32-element blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 with Q8_0/Q8_1): eight int32 lanes per block, lane k
 //   = products of elements 4k..4k+3 (AVX2's maddubs + madd), converted and fma'd with d_x d_y into
 //   eight float lanes (two float32x4_t), reduced as hsum: (lane k + lane k+4), then (0 + 2) + (1 + 3).
-// - Q4_K, Q5_K, Q6_K: ggml's x86 lane order as spelled out in kquants_ref.cpp.
+// - Q2_K .. Q6_K: ggml's x86 lane order as spelled out in kquants_ref.cpp.
 // - F32 / F16 x F32: dot_avx2.cpp's four (F16: two) 8-lane accumulators and its tails.
 // Integer products: int8 x int8 through vmull_s8 (|p| <= 16384 fits int16), pairwise widened to int32.
 #include <arm_neon.h>
@@ -214,6 +214,67 @@ inline void group(const int8x16_t u0, const int8x16_t u1, const int8_t* y, int s
   acc_hi = vmlaq_n_s32(acc_hi, hi, scale_hi);
 }
 
+// Q2_K: weights 0..3 (group g: bits 2(g%4) of qs[32(g/4) ..]), 4-bit scales per 16 elements; the mins
+// lanes k = m[2k] bsums[2k] + m[2k+1] bsums[2k+1] fma'd into the accumulators first.
+float dot_q2_k(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ2_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const uint8_t* sc = x[i].scales;
+    const int16_t* bs = y[i].bsums;
+    const float d = y[i].d * fp16(x[i].d);
+    const float dmin = -y[i].d * fp16(x[i].dmin);
+    int32_t mins[8];
+    for (int k = 0; k < 8; ++k) mins[k] = (sc[2 * k] >> 4) * bs[2 * k] + (sc[2 * k + 1] >> 4) * bs[2 * k + 1];
+    acc = f8_fma(acc, vld1q_s32(mins), vld1q_s32(mins + 4), dmin);
+    int32x4_t lanes_lo = vdupq_n_s32(0), lanes_hi = vdupq_n_s32(0);
+    for (int g = 0; g < 8; ++g) {
+      const int8x16_t sh = vdupq_n_s8(int8_t(-2 * (g % 4)));
+      const uint8x16_t three = vdupq_n_u8(3);
+      const uint8_t* q = x[i].qs + 32 * (g / 4);
+      const uint8x16_t u0 = vandq_u8(vshlq_u8(vld1q_u8(q), sh), three);
+      const uint8x16_t u1 = vandq_u8(vshlq_u8(vld1q_u8(q + 16), sh), three);
+      group(vreinterpretq_s8_u8(u0), vreinterpretq_s8_u8(u1), y[i].qs + 32 * g, sc[2 * g] & 0xF,
+            sc[2 * g + 1] & 0xF, lanes_lo, lanes_hi);
+    }
+    acc = f8_fma(acc, lanes_lo, lanes_hi, d);
+  }
+  return hsum8(acc);
+}
+
+// Q3_K: signed weights (2 low bits as Q2_K, minus 4 where the hmask bit g of byte l is clear), signed
+// 6-bit scales per 16 elements.
+float dot_q3_k(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ3_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sc[16];
+    for (int j = 0; j < 16; ++j) {
+      const int low = j < 8 ? x[i].scales[j] & 0xF : x[i].scales[j - 8] >> 4;
+      const int high = (x[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+      sc[j] = (low | high << 4) - 32;
+    }
+    const uint8x16_t hm0 = vld1q_u8(x[i].hmask), hm1 = vld1q_u8(x[i].hmask + 16);
+    int32x4_t lanes_lo = vdupq_n_s32(0), lanes_hi = vdupq_n_s32(0);
+    for (int g = 0; g < 8; ++g) {
+      const int8x16_t sh = vdupq_n_s8(int8_t(-2 * (g % 4))), hsh = vdupq_n_s8(int8_t(-g));
+      const uint8x16_t three = vdupq_n_u8(3), one = vdupq_n_u8(1);
+      const uint8_t* q = x[i].qs + 32 * (g / 4);
+      // u = low + 4 * hbit in 0..7, weight = u - 4
+      const uint8x16_t u0 = vorrq_u8(vandq_u8(vshlq_u8(vld1q_u8(q), sh), three),
+                                     vshlq_n_u8(vandq_u8(vshlq_u8(hm0, hsh), one), 2));
+      const uint8x16_t u1 = vorrq_u8(vandq_u8(vshlq_u8(vld1q_u8(q + 16), sh), three),
+                                     vshlq_n_u8(vandq_u8(vshlq_u8(hm1, hsh), one), 2));
+      group(vsubq_s8(vreinterpretq_s8_u8(u0), vdupq_n_s8(4)), vsubq_s8(vreinterpretq_s8_u8(u1), vdupq_n_s8(4)),
+            y[i].qs + 32 * g, sc[2 * g], sc[2 * g + 1], lanes_lo, lanes_hi);
+    }
+    acc = f8_fma(acc, lanes_lo, lanes_hi, y[i].d * fp16(x[i].d));
+  }
+  return hsum8(acc);
+}
+
 template <bool kFive, typename Block>
 float dot_scale_min(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const Block*>(vx);
@@ -320,6 +381,8 @@ SimdKernels simd_kernels_neon() {
 
 KquantDots kquant_dots_neon() {
   KquantDots k{};
+  k.q2_k = dot_q2_k;
+  k.q3_k = dot_q3_k;
   k.q4_k = dot_q4_k;
   k.q5_k = dot_q5_k;
   k.q6_k = dot_q6_k;
