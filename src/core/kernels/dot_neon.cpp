@@ -7,12 +7,17 @@
 // - 32-element blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 with Q8_0/Q8_1): eight int32 lanes per block, lane k
 //   = products of elements 4k..4k+3 (AVX2's maddubs + madd), converted and fma'd with d_x d_y into
 //   eight float lanes (two float32x4_t), reduced as hsum: (lane k + lane k+4), then (0 + 2) + (1 + 3).
-// - Q2_K .. Q6_K: ggml's x86 lane order as spelled out in kquants_ref.cpp.
+// - Q2_K .. Q6_K: ggml's x86 lane order as spelled out in kquants_ref.cpp; IQ4_NL, MXFP4 (as the
+//   32-element types), IQ4_XS and TQ2_0 as iquants_ref.cpp. The IQ lattice types, IQ1_S/IQ1_M and
+//   TQ1_0 run on the scalar reference on AArch64 (their work is table lookups).
 // - F32 / F16 x F32: dot_avx2.cpp's four (F16: two) 8-lane accumulators and its tails.
 // Integer products: int8 x int8 through vmull_s8 (|p| <= 16384 fits int16), pairwise widened to int32.
 #include <arm_neon.h>
 #include <stdint.h>
 
+#include "core/kernels/iquants_blocks.h"
+#include "core/kernels/iquants_simd.h"
+#include "core/kernels/iquants_tables.h"
 #include "core/kernels/kquants_blocks.h"
 #include "core/kernels/kquants_simd.h"
 #include "core/kernels/quant_blocks.h"
@@ -365,7 +370,102 @@ float dot_q6_k(int64_t n, const void* vx, const void* vy) {
   return hsum8(acc);
 }
 
+// ---- Codebook and ternary types (iquants_ref.cpp's orders; x86: iquants_simd.inc).
+
+// 16 nibble codes -> their codebook values, elements 0..15 (low nibbles) and 16..31 (high nibbles).
+inline void lookup_nibbles(const uint8_t* qs, int8x16_t table, int8x16_t& lo, int8x16_t& hi) {
+  const uint8x16_t b = vld1q_u8(qs);
+  lo = vqtbl1q_s8(table, vandq_u8(b, vdupq_n_u8(0x0F)));
+  hi = vqtbl1q_s8(table, vshrq_n_u8(b, 4));
+}
+
+float e8m0_half(uint8_t e) {  // MXFP4's block scale 2^(e - 127), halved (the codebook is doubled)
+  const uint32_t bits = e < 2 ? 0x00200000u << e : uint32_t(e - 1) << 23;
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  return f;
+}
+
+float dot_iq4_nl_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockIq4Nl*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  const int8x16_t table = vld1q_s8(kValuesIq4nl);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK4NL; ++b) {
+    int8x16_t q0, q1;
+    lookup_nibbles(x[b].qs, table, q0, q1);
+    int32x4_t lo, hi;
+    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(y[b].d) * fp16(x[b].d));
+  }
+  return hsum8(acc);
+}
+
+float dot_mxfp4_q8_0(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockMxfp4*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  const int8x16_t table = vld1q_s8(kValuesMxfp4);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK4NL; ++b) {
+    int8x16_t q0, q1;
+    lookup_nibbles(x[b].qs, table, q0, q1);
+    int32x4_t lo, hi;
+    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(y[b].d) * e8m0_half(x[b].e));
+  }
+  return hsum8(acc);
+}
+
+float dot_iq4_xs_q8_K(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockIq4Xs*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  const int8x16_t table = vld1q_s8(kValuesIq4nl);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    int32x4_t lanes_lo = vdupq_n_s32(0), lanes_hi = vdupq_n_s32(0);
+    for (int ib = 0; ib < kQK_K / 32; ++ib) {
+      const int ls = (((x[b].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((x[b].scales_h >> 2 * ib) & 3) << 4)) - 32;
+      int8x16_t q0, q1;
+      lookup_nibbles(x[b].qs + 16 * ib, table, q0, q1);
+      group(q0, q1, y[b].qs + 32 * ib, ls, ls, lanes_lo, lanes_hi);
+    }
+    acc = f8_fma(acc, lanes_lo, lanes_hi, fp16(x[b].d) * y[b].d);
+  }
+  return hsum8(acc);
+}
+
+// TQ2_0: trits t = value + 1 (0..2) laid out as Q2_K's 2-bit fields; lane k minus bsums[2k] + bsums[2k+1].
+float dot_tq2_0_q8_K(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockTq2_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const int16_t* bs = y[b].bsums;
+    int32_t off[8];
+    for (int k = 0; k < 8; ++k) off[k] = bs[2 * k] + bs[2 * k + 1];
+    int32x4_t lanes_lo = vnegq_s32(vld1q_s32(off)), lanes_hi = vnegq_s32(vld1q_s32(off + 4));
+    for (int g = 0; g < 8; ++g) {
+      const int8x16_t sh = vdupq_n_s8(int8_t(-2 * (g % 4)));
+      const uint8_t* q = x[b].qs + 32 * (g / 4);
+      const uint8x16_t t0 = vandq_u8(vshlq_u8(vld1q_u8(q), sh), vdupq_n_u8(3));
+      const uint8x16_t t1 = vandq_u8(vshlq_u8(vld1q_u8(q + 16), sh), vdupq_n_u8(3));
+      group(vreinterpretq_s8_u8(t0), vreinterpretq_s8_u8(t1), y[b].qs + 32 * g, 1, 1, lanes_lo, lanes_hi);
+    }
+    acc = f8_fma(acc, lanes_lo, lanes_hi, y[b].d * fp16(x[b].d));
+  }
+  return hsum8(acc);
+}
+
 }  // namespace
+
+IquantDots iquant_dots_neon() {
+  IquantDots k{};
+  k.iq4_nl = dot_iq4_nl_q8_0;
+  k.mxfp4 = dot_mxfp4_q8_0;
+  k.iq4_xs = dot_iq4_xs_q8_K;
+  k.tq2_0 = dot_tq2_0_q8_K;
+  return k;
+}
 
 SimdKernels simd_kernels_neon() {
   SimdKernels k{};

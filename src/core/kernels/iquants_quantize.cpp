@@ -338,9 +338,11 @@ void install_iquants_simd(KernelTable& t, Isa isa) {
     put(GgmlType::IQ1_M, k.iq1_m);
     put(GgmlType::TQ1_0, k.tq1_0);
   };
-#if defined(__x86_64__)  // AArch64 builds use the scalar reference for these types
+#if defined(__x86_64__)
   if (isa == Isa::Avx2 || isa == Isa::Avx512) overlay(iquant_dots_avx2());
   if (isa == Isa::Avx512) overlay(iquant_dots_avx512());
+#elif defined(__aarch64__)
+  if (isa == Isa::Neon) overlay(iquant_dots_neon());  // the others stay on the scalar reference
 #else
   (void)overlay;
   (void)isa;

@@ -18,5 +18,6 @@ struct IquantDots {
 
 IquantDots iquant_dots_avx2();
 IquantDots iquant_dots_avx512();
+IquantDots iquant_dots_neon();  // dot_neon.cpp, AArch64 builds only
 
 }  // namespace pj
