@@ -7,9 +7,9 @@
 // - 32-element blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 with Q8_0/Q8_1): eight int32 lanes per block, lane k
 //   = products of elements 4k..4k+3 (AVX2's maddubs + madd), converted and fma'd with d_x d_y into
 //   eight float lanes (two float32x4_t), reduced as hsum: (lane k + lane k+4), then (0 + 2) + (1 + 3).
-// - Q2_K .. Q6_K: ggml's x86 lane order as spelled out in kquants_ref.cpp; IQ4_NL, MXFP4 (as the
-//   32-element types), IQ4_XS and TQ2_0 as iquants_ref.cpp. The IQ lattice types, IQ1_S/IQ1_M and
-//   TQ1_0 run on the scalar reference on AArch64 (their work is table lookups).
+// - Q2_K .. Q6_K: ggml's x86 lane order as spelled out in kquants_ref.cpp; IQ4_NL and MXFP4 as the
+//   32-element types; IQ4_XS, the lattice types, IQ1_S/IQ1_M and the ternary types as iquants_ref.cpp
+//   (grid points looked up per 8 weights, signs applied with a bit test, then the same lanes).
 // - F32 / F16 x F32: dot_avx2.cpp's four (F16: two) 8-lane accumulators and its tails.
 // Integer products: int8 x int8 through vmull_s8 (|p| <= 16384 fits int16), pairwise widened to int32.
 #include <arm_neon.h>
@@ -456,6 +456,218 @@ float dot_tq2_0_q8_K(int64_t n, const void* vx, const void* vy) {
   return hsum8(acc);
 }
 
+// ---- The lattice types: each group of 32 weights is four 8-element grid points (two 4-element points
+// for the IQ3 types) with their sign bits, unpacked into two int8x16_t and multiplied as the rest.
+
+inline uint32_t load_u32(const void* p) {
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+// 8 unsigned grid bytes, negated where bit j of `signs` is set.
+inline int8x8_t signed8(uint8x8_t grid, uint8_t signs) {
+  static const uint8_t kBit8[8] = {1, 2, 4, 8, 16, 32, 64, 128};
+  const uint8x8_t neg = vtst_u8(vdup_n_u8(signs), vld1_u8(kBit8));
+  const int8x8_t g = vreinterpret_s8_u8(grid);
+  return vbsl_s8(neg, vneg_s8(g), g);
+}
+inline uint8x8_t grid8(const uint64_t* g, uint32_t i) { return vcreate_u8(g[i]); }
+inline uint8x8_t grid4x2(const uint32_t* g, uint32_t i0, uint32_t i1) {
+  return vcreate_u8(uint64_t(g[i0]) | (uint64_t(g[i1]) << 32));
+}
+
+// One super-block's lanes from a per-group decoder: decode(ib, w0, w1, sc_lo, sc_hi).
+template <class Decode>
+inline void lattice_lanes(const int8_t* y, Decode decode, int32x4_t& lo, int32x4_t& hi) {
+  lo = vdupq_n_s32(0);
+  hi = vdupq_n_s32(0);
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    int8x16_t w0, w1;
+    int s_lo, s_hi;
+    decode(ib, w0, w1, s_lo, s_hi);
+    group(w0, w1, y + 32 * ib, s_lo, s_hi, lo, hi);
+  }
+}
+
+template <class Block, class Decode>
+float dot_lattice(int64_t n, const void* vx, const void* vy, float factor, Decode decode) {
+  const auto* x = static_cast<const Block*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    int32x4_t lo, hi;
+    lattice_lanes(y[b].qs, [&](int ib, int8x16_t& w0, int8x16_t& w1, int& sl, int& sh) { decode(x[b], ib, w0, w1, sl, sh); },
+                  lo, hi);
+    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * y[b].d);
+  }
+  return factor * hsum8(acc);
+}
+
+float dot_iq2_xxs_q8_K(int64_t n, const void* vx, const void* vy) {
+  return dot_lattice<BlockIq2Xxs>(n, vx, vy, 0.125f, [](const BlockIq2Xxs& b, int ib, int8x16_t& w0, int8x16_t& w1, int& sl, int& sh) {
+    const auto* q = reinterpret_cast<const uint8_t*>(b.qs + 4 * ib);
+    const uint32_t aux = load_u32(q + 4);
+    int8x8_t w[4];
+    for (int l = 0; l < 4; ++l) w[l] = signed8(grid8(kIq2xxsGrid, q[l]), kKsignsIq2xs[(aux >> 7 * l) & 127]);
+    w0 = vcombine_s8(w[0], w[1]);
+    w1 = vcombine_s8(w[2], w[3]);
+    sl = sh = int(2 * (aux >> 28) + 1);
+  });
+}
+
+float dot_iq2_xs_q8_K(int64_t n, const void* vx, const void* vy) {
+  return dot_lattice<BlockIq2Xs>(n, vx, vy, 0.125f, [](const BlockIq2Xs& b, int ib, int8x16_t& w0, int8x16_t& w1, int& sl, int& sh) {
+    int8x8_t w[4];
+    for (int l = 0; l < 4; ++l) {
+      const uint16_t q = b.qs[4 * ib + l];
+      w[l] = signed8(grid8(kIq2xsGrid, q & 511), kKsignsIq2xs[q >> 9]);
+    }
+    w0 = vcombine_s8(w[0], w[1]);
+    w1 = vcombine_s8(w[2], w[3]);
+    sl = 2 * (b.scales[ib] & 0xf) + 1;
+    sh = 2 * (b.scales[ib] >> 4) + 1;
+  });
+}
+
+float dot_iq2_s_q8_K(int64_t n, const void* vx, const void* vy) {
+  return dot_lattice<BlockIq2S>(n, vx, vy, 0.125f, [](const BlockIq2S& b, int ib, int8x16_t& w0, int8x16_t& w1, int& sl, int& sh) {
+    const uint8_t* signs = b.qs + kQK_K / 8;
+    int8x8_t w[4];
+    for (int l = 0; l < 4; ++l) {
+      const uint32_t index = b.qs[4 * ib + l] | ((uint32_t(b.qh[ib]) << (8 - 2 * l)) & 0x300);
+      w[l] = signed8(grid8(kIq2sGrid, index), signs[4 * ib + l]);
+    }
+    w0 = vcombine_s8(w[0], w[1]);
+    w1 = vcombine_s8(w[2], w[3]);
+    sl = 2 * (b.scales[ib] & 0xf) + 1;
+    sh = 2 * (b.scales[ib] >> 4) + 1;
+  });
+}
+
+float dot_iq3_xxs_q8_K(int64_t n, const void* vx, const void* vy) {
+  return dot_lattice<BlockIq3Xxs>(n, vx, vy, 0.25f, [](const BlockIq3Xxs& b, int ib, int8x16_t& w0, int8x16_t& w1, int& sl, int& sh) {
+    const uint8_t* q3 = b.qs + 8 * ib;
+    const uint32_t aux = load_u32(b.qs + kQK_K / 4 + 4 * ib);
+    int8x8_t w[4];
+    for (int l = 0; l < 4; ++l)
+      w[l] = signed8(grid4x2(kIq3xxsGrid, q3[2 * l], q3[2 * l + 1]), kKsignsIq2xs[(aux >> 7 * l) & 127]);
+    w0 = vcombine_s8(w[0], w[1]);
+    w1 = vcombine_s8(w[2], w[3]);
+    sl = sh = int(2 * (aux >> 28) + 1);
+  });
+}
+
+float dot_iq3_s_q8_K(int64_t n, const void* vx, const void* vy) {
+  return dot_lattice<BlockIq3S>(n, vx, vy, 1.0f, [](const BlockIq3S& b, int ib, int8x16_t& w0, int8x16_t& w1, int& sl, int& sh) {
+    const uint8_t* qs = b.qs + 8 * ib;
+    const uint32_t qh = b.qh[ib];
+    auto index = [&](int k) { return qs[k] | ((qh << (8 - k)) & 256); };
+    int8x8_t w[4];
+    for (int l = 0; l < 4; ++l) w[l] = signed8(grid4x2(kIq3sGrid, index(2 * l), index(2 * l + 1)), b.signs[4 * ib + l]);
+    w0 = vcombine_s8(w[0], w[1]);
+    w1 = vcombine_s8(w[2], w[3]);
+    sl = sh = 2 * (ib % 2 == 0 ? (b.scales[ib / 2] & 0xf) : (b.scales[ib / 2] >> 4)) + 1;
+  });
+}
+
+inline int8x8_t grid1(uint32_t i) { return vcreate_s8(kIq1sGrid[i]); }
+
+// IQ1_S: grid lanes (scale per 32 elements); the shift term sum of ls * (+-1) * (bsums[2ib] + bsums[2ib+1])
+// fma'd into a scalar; result hsum + IQ1S_DELTA (0.125) * that.
+float dot_iq1_s_q8_K(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockIq1S*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc = f8_zero();
+  float acc1 = 0.0f;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    int sumi1 = 0;
+    int32x4_t lo, hi;
+    lattice_lanes(y[b].qs, [&](int ib, int8x16_t& w0, int8x16_t& w1, int& sl, int& sh) {
+      const uint16_t qh = x[b].qh[ib];
+      const int ls = 2 * ((qh >> 12) & 7) + 1;
+      int8x8_t w[4];
+      for (int l = 0; l < 4; ++l) w[l] = grid1(x[b].qs[4 * ib + l] | (((qh >> 3 * l) & 7) << 8));
+      w0 = vcombine_s8(w[0], w[1]);
+      w1 = vcombine_s8(w[2], w[3]);
+      sl = sh = ls;
+      sumi1 += ls * (qh & 0x8000 ? -1 : 1) * (y[b].bsums[2 * ib] + y[b].bsums[2 * ib + 1]);
+    }, lo, hi);
+    const float d = y[b].d * fp16(x[b].d);
+    acc = f8_fma(acc, lo, hi, d);
+    acc1 = __builtin_fmaf(d, float(sumi1), acc1);
+  }
+  return hsum8(acc) + 0.125f * acc1;
+}
+
+// IQ1_M: the grid's lanes and the shift's lanes (activations times the +-1 of their 8-element point),
+// both with the 16-element scales; result hsum(grid) + IQ1M_DELTA (0.125) * hsum(shift).
+float dot_iq1_m_q8_K(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockIq1M*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  F8 acc1 = f8_zero(), acc2 = f8_zero();
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    uint16_t sc[4];
+    __builtin_memcpy(sc, x[b].scales, 8);
+    const uint16_t dbits = uint16_t((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
+    int32x4_t lo1 = vdupq_n_s32(0), hi1 = vdupq_n_s32(0), lo2 = vdupq_n_s32(0), hi2 = vdupq_n_s32(0);
+    for (int ib = 0; ib < kQK_K / 32; ++ib) {
+      const uint8_t* qs = x[b].qs + 4 * ib;
+      const uint8_t* qh = x[b].qh + 2 * ib;
+      int8x8_t w[4], s[4];
+      for (int l = 0; l < 4; ++l) {
+        const uint8_t h = uint8_t(l % 2 == 0 ? qh[l / 2] & 0xf : qh[l / 2] >> 4);
+        w[l] = grid1(qs[l] | (uint32_t(h & 7) << 8));
+        s[l] = vdup_n_s8(h & 8 ? -1 : 1);
+      }
+      const int sl = 2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 7) + 1;
+      const int sh = 2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 7) + 1;
+      group(vcombine_s8(w[0], w[1]), vcombine_s8(w[2], w[3]), y[b].qs + 32 * ib, sl, sh, lo1, hi1);
+      group(vcombine_s8(s[0], s[1]), vcombine_s8(s[2], s[3]), y[b].qs + 32 * ib, sl, sh, lo2, hi2);
+    }
+    const float d = y[b].d * fp16(dbits);
+    acc1 = f8_fma(acc1, lo1, hi1, d);
+    acc2 = f8_fma(acc2, lo2, hi2, d);
+  }
+  return hsum8(acc1) + 0.125f * hsum8(acc2);
+}
+
+// TQ1_0: five trits per byte as a base-3 fraction (trit n of q: ((uint8(q * 3^n)) * 3) >> 8), stored
+// +1 (0..2): elements 32n + m from qs[0..31], 160 + 16n + m from qs[32..47], 240 + 4n + m from qh.
+// Lanes as TQ2_0's.
+inline uint8x16_t trits16(uint8x16_t q, uint8_t pow3) {
+  const uint8x16_t s = vmulq_u8(q, vdupq_n_u8(pow3));  // wraps mod 256: moves trit n to the top
+  const uint16x8_t lo = vmull_u8(vget_low_u8(s), vdup_n_u8(3)), hi = vmull_high_u8(s, vdupq_n_u8(3));
+  return vcombine_u8(vshrn_n_u16(lo, 8), vshrn_n_u16(hi, 8));
+}
+
+float dot_tq1_0_q8_K(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockTq1_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  static const uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+  F8 acc = f8_zero();
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    uint8_t t[kQK_K];
+    const uint8x16_t a0 = vld1q_u8(x[b].qs), a1 = vld1q_u8(x[b].qs + 16), a2 = vld1q_u8(x[b].qs + 32);
+    for (int p = 0; p < 5; ++p) {
+      vst1q_u8(t + 32 * p, trits16(a0, kPow3[p]));
+      vst1q_u8(t + 32 * p + 16, trits16(a1, kPow3[p]));
+      vst1q_u8(t + 160 + 16 * p, trits16(a2, kPow3[p]));
+    }
+    for (int p = 0; p < 4; ++p)
+      for (int m = 0; m < 4; ++m) t[240 + 4 * p + m] = uint8_t((uint16_t(uint8_t(x[b].qh[m] * kPow3[p])) * 3) >> 8);
+    const int16_t* bs = y[b].bsums;
+    int32_t off[8];
+    for (int k = 0; k < 8; ++k) off[k] = bs[2 * k] + bs[2 * k + 1];
+    int32x4_t lo = vnegq_s32(vld1q_s32(off)), hi = vnegq_s32(vld1q_s32(off + 4));
+    for (int g = 0; g < 8; ++g)
+      group(vreinterpretq_s8_u8(vld1q_u8(t + 32 * g)), vreinterpretq_s8_u8(vld1q_u8(t + 32 * g + 16)), y[b].qs + 32 * g,
+            1, 1, lo, hi);
+    acc = f8_fma(acc, lo, hi, y[b].d * fp16(x[b].d));
+  }
+  return hsum8(acc);
+}
+
 }  // namespace
 
 IquantDots iquant_dots_neon() {
@@ -464,6 +676,14 @@ IquantDots iquant_dots_neon() {
   k.mxfp4 = dot_mxfp4_q8_0;
   k.iq4_xs = dot_iq4_xs_q8_K;
   k.tq2_0 = dot_tq2_0_q8_K;
+  k.iq2_xxs = dot_iq2_xxs_q8_K;
+  k.iq2_xs = dot_iq2_xs_q8_K;
+  k.iq2_s = dot_iq2_s_q8_K;
+  k.iq3_xxs = dot_iq3_xxs_q8_K;
+  k.iq3_s = dot_iq3_s_q8_K;
+  k.iq1_s = dot_iq1_s_q8_K;
+  k.iq1_m = dot_iq1_m_q8_K;
+  k.tq1_0 = dot_tq1_0_q8_K;
   return k;
 }
 
