@@ -160,10 +160,10 @@ TEST(GgmlOrder, ActivationQuantizersMatchScalarBitForBit) {
 TEST(GgmlOrder, FourRowDotsEqualSingleRowDots) {
   for (Isa isa : test::available_isas()) {
     const KernelTable& kt = kernel_table(isa);
-    for (GgmlType wt : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0}) {
+    for (GgmlType wt : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::IQ4_NL}) {
       const TypeTraits& t = kt.types[size_t(wt)];
       if (isa == Isa::Avx2 || isa == Isa::Avx512) {
-        EXPECT_NE(t.vec_dot4, nullptr);  // every x86 SIMD table has these four
+        EXPECT_NE(t.vec_dot4, nullptr);  // every x86 SIMD table has these (IQ4_NL's: the 4 x 1 GEMM tile)
       }
       if (!t.vec_dot4) continue;
       for (int64_t n : {32, 96, 576, 1536}) {

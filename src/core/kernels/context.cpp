@@ -77,6 +77,8 @@ void overlay(KernelTable& t, const SimdKernels& k) {
   if (k.silu) t.ops.silu = k.silu;
   if (k.q4_1_q8_1_x4) t.types[size_t(GgmlType::Q4_1)].vec_dot4 = k.q4_1_q8_1_x4;
   if (k.q8_0_q8_0_x4) t.types[size_t(GgmlType::Q8_0)].vec_dot4 = k.q8_0_q8_0_x4;
+  if (k.q4_0_q8_0_x4) t.types[size_t(GgmlType::Q4_0)].vec_dot4 = k.q4_0_q8_0_x4;
+  if (k.q5_0_q8_0_x4) t.types[size_t(GgmlType::Q5_0)].vec_dot4 = k.q5_0_q8_0_x4;
   if (k.q8_0_act) t.types[size_t(GgmlType::Q8_0)].from_float = k.q8_0_act;
   if (k.q8_1_act) t.types[size_t(GgmlType::Q8_1)].from_float = k.q8_1_act;
   if (k.swiglu) t.ops.swiglu = k.swiglu;
@@ -97,6 +99,7 @@ void overlay_gemm(KernelTable& t, const GemmKernels& k) {
   put(GgmlType::Q5_1, k.q5_1_q8_1);
   put(GgmlType::Q8_0, k.q8_0_q8_0);
   put(GgmlType::IQ4_NL, k.iq4_nl_q8_0);  // its vec_dot (iquants_simd.inc) is installed after, same order
+  if (k.iq4_nl_q8_0_x4) t.types[size_t(GgmlType::IQ4_NL)].vec_dot4 = k.iq4_nl_q8_0_x4;
 }
 
 KernelTable build_table(Isa isa) {

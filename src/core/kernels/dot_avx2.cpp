@@ -112,6 +112,43 @@ void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy,
   for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
 }
 
+// Four weight rows per pass over the activation; each row's arithmetic is dot_q4_0_q8_0's
+// (dot_q5_0_q8_0's): one weight block of each row against the same loaded activation block.
+void dot4_q4_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  const BlockQ4_0* x[4];
+  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ4_0*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qy = load32(y[b].qs);
+    const float dy = fp16(y[b].d);
+    for (int r = 0; r < 4; ++r) {
+      const __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[r][b].qs), _mm256_set1_epi8(8));
+      const __m256i sum = dot_s8_s8(qx, qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
+}
+
+void dot4_q5_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  const BlockQ5_0* x[4];
+  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ5_0*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qy = load32(y[b].qs);
+    const float dy = fp16(y[b].d);
+    for (int r = 0; r < 4; ++r) {
+      __m256i qx = _mm256_or_si256(unpack_nibbles(x[r][b].qs), unpack_high_bits(x[r][b].qh));
+      qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(16));
+      const __m256i sum = dot_s8_s8(qx, qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
+}
+
 float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ5_0*>(vx);
   const auto* y = static_cast<const BlockQ8_0*>(vy);
@@ -475,6 +512,8 @@ SimdKernels simd_kernels_avx2() {
   k.q8_0_q8_0 = dot_q8_0_q8_0;
   k.q4_1_q8_1_x4 = dot4_q4_1_q8_1;
   k.q8_0_q8_0_x4 = dot4_q8_0_q8_0;
+  k.q4_0_q8_0_x4 = dot4_q4_0_q8_0;
+  k.q5_0_q8_0_x4 = dot4_q5_0_q8_0;
   k.f32 = dot_f32;
   k.f16_f32 = dot_f16_f32;
   k.bf16 = dot_bf16;

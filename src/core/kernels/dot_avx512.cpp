@@ -120,6 +120,22 @@ void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy,
                                     dot_s8_s8, false);
 }
 
+void dot4_q4_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  dot4_blocks<BlockQ4_0, BlockQ8_0>(
+      n, vx, row_bytes, vy, out,
+      [](const BlockQ4_0& b) { return _mm256_sub_epi8(unpack_nibbles(b.qs), _mm256_set1_epi8(8)); }, dot_s8_s8,
+      false);
+}
+
+void dot4_q5_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  dot4_blocks<BlockQ5_0, BlockQ8_0>(
+      n, vx, row_bytes, vy, out,
+      [](const BlockQ5_0& b) {
+        return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b.qs), unpack_high_bits(b.qh)), _mm256_set1_epi8(16));
+      },
+      dot_s8_s8, false);
+}
+
 float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ5_0*>(vx);
   const auto* y = static_cast<const BlockQ8_0*>(vy);
@@ -425,6 +441,8 @@ SimdKernels simd_kernels_avx512(bool with_bf16) {
   k.q8_0_q8_0 = dot_q8_0_q8_0;
   k.q4_1_q8_1_x4 = dot4_q4_1_q8_1;
   k.q8_0_q8_0_x4 = dot4_q8_0_q8_0;
+  k.q4_0_q8_0_x4 = dot4_q4_0_q8_0;
+  k.q5_0_q8_0_x4 = dot4_q5_0_q8_0;
   k.f32 = dot_f32;
   k.f16_f32 = dot_f16_f32;
   k.bf16 = with_bf16 ? dot_bf16_vdpbf16ps : dot_bf16_widen;

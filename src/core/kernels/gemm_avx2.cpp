@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/kernels/gemm_kernels.h"
+#include "core/kernels/iquants_blocks.h"
 #include "core/kernels/quant_blocks.h"
 
 namespace pj {
@@ -268,6 +269,30 @@ struct Q8_0P {
   static __m256i u(const Block& b) { return load32(b.qs); }
 };
 
+// IQ4_NL: the signed codebook values (kValuesIq4nl, iquants_tables.cpp, from ggml-common.h's
+// kvalues_iq4nl) with the sign trick, as the dot (iquants_simd.inc, dot_iq4_nl_q8_0); value + 128
+// would overflow maddubs' int16 pairs. Accumulation as Q4_0's, scale d_y * d_x (the same product).
+struct Iq4NlP {
+  using Block = BlockIq4Nl;
+  using Act = BlockQ8_0;
+  static constexpr int kOffset = 0;
+  static constexpr bool kSigned = true;
+  static constexpr bool kMin = false;
+  static __m256i u(const Block& b) {
+    const __m256i table = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                                           -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    return _mm256_shuffle_epi8(table, unpack_nibbles(b.qs));
+  }
+};
+
+// The one-activation-row product (TypeTraits::vec_dot4) of a type whose only SIMD dot is elsewhere:
+// the 4 x 1 tile, so each activation block is loaded once for four weight rows.
+template <typename K>
+void dot4_by_tile(int64_t n, const void* x, size_t row_bytes, const void* y, float* out) {
+  const TileArgs a{n, static_cast<const uint8_t*>(x), row_bytes, static_cast<const uint8_t*>(y), 0, out, 1};
+  K::template tile<4, 1>(a);
+}
+
 }  // namespace
 
 GemmKernels gemm_kernels_avx2() {
@@ -279,6 +304,8 @@ GemmKernels gemm_kernels_avx2() {
   k.q5_0_q8_0 = gemm<QuantTile<Q5_0P>>;
   k.q5_1_q8_1 = gemm<QuantTile<Q5_1P>>;
   k.q8_0_q8_0 = gemm<QuantTile<Q8_0P>>;
+  k.iq4_nl_q8_0 = gemm<QuantTile<Iq4NlP>>;
+  k.iq4_nl_q8_0_x4 = dot4_by_tile<QuantTile<Iq4NlP>>;
   return k;
 }
 

@@ -16,7 +16,7 @@ struct SimdKernels {
   using Dot = float (*)(int64_t n, const void* x, const void* y);
   Dot q4_0_q8_0, q4_1_q8_1, q5_0_q8_0, q5_1_q8_1, q8_0_q8_0, f32, f16_f32, bf16;
   using Dot4 = void (*)(int64_t n, const void* x, size_t row_bytes, const void* y, float* out);
-  Dot4 q4_1_q8_1_x4, q8_0_q8_0_x4;
+  Dot4 q4_1_q8_1_x4, q8_0_q8_0_x4, q4_0_q8_0_x4, q5_0_q8_0_x4;
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps);
   void (*softmax)(const float* x, float* out, int64_t n);
   void (*silu)(const float* x, float* out, int64_t n);
