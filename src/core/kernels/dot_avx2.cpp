@@ -77,6 +77,13 @@ float dot_q4_1_q8_1(int64_t n, const void* vx, const void* vy) {
   return hsum(acc) + mins;
 }
 
+// Four-row dots read four rows side by side, which the hardware prefetchers follow poorly: each
+// block is prefetched two row groups (8 rows) ahead (as dot_avx512.cpp; measured there). A prefetch
+// past the matrix's end is harmless (no fault).
+inline void prefetch_ahead(const void* block, size_t row_bytes) {
+  _mm_prefetch(static_cast<const char*>(block) + 8 * row_bytes, _MM_HINT_T0);
+}
+
 // Four weight rows per pass over the activation; each row's arithmetic is dot_q4_1_q8_1's.
 void dot4_q4_1_q8_1(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
   const auto* y = static_cast<const BlockQ8_1*>(vy);
@@ -88,6 +95,7 @@ void dot4_q4_1_q8_1(int64_t n, const void* vx, size_t row_bytes, const void* vy,
     const __m256i qy = load32(y[b].qs);
     const float dy = fp16(y[b].d), sy = fp16(y[b].s);
     for (int r = 0; r < 4; ++r) {
+      prefetch_ahead(&x[r][b], row_bytes);
       const __m256i sum = dot_u8_s8(unpack_nibbles(x[r][b].qs), qy);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
       mins[r] = __builtin_fmaf(fp16(x[r][b].m), sy, mins[r]);
@@ -105,6 +113,7 @@ void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy,
     const __m256i qy = load32(y[b].qs);
     const float dy = fp16(y[b].d);
     for (int r = 0; r < 4; ++r) {
+      prefetch_ahead(&x[r][b], row_bytes);
       const __m256i sum = dot_s8_s8(load32(x[r][b].qs), qy);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
     }
@@ -123,6 +132,7 @@ void dot4_q4_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy,
     const __m256i qy = load32(y[b].qs);
     const float dy = fp16(y[b].d);
     for (int r = 0; r < 4; ++r) {
+      prefetch_ahead(&x[r][b], row_bytes);
       const __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[r][b].qs), _mm256_set1_epi8(8));
       const __m256i sum = dot_s8_s8(qx, qy);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
@@ -140,6 +150,7 @@ void dot4_q5_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy,
     const __m256i qy = load32(y[b].qs);
     const float dy = fp16(y[b].d);
     for (int r = 0; r < 4; ++r) {
+      prefetch_ahead(&x[r][b], row_bytes);
       __m256i qx = _mm256_or_si256(unpack_nibbles(x[r][b].qs), unpack_high_bits(x[r][b].qh));
       qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(16));
       const __m256i sum = dot_s8_s8(qx, qy);
