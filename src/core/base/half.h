@@ -47,6 +47,20 @@ inline uint16_t f32_to_fp16(float f) {
   return static_cast<uint16_t>(sign | (ax >> 13));
 }
 
+// fp16_to_f32(f32_to_fp16(f)): f rounded to the nearest binary16 value (ties to even), as a float.
+// Where the half is normal, rounding the float's mantissa to 10 bits in place is the same operation
+// (the exponent rebias is additive, so a carry out of the mantissa lands in the exponent either way):
+// no branches there, which the attention's per-probability rounding needs. tests/base checks every float.
+inline float fp16_round(float f) {
+  uint32_t u = f32_bits(f);
+  const uint32_t ax = u & 0x7fffffffu;
+  if (ax >= 0x38800000u && ax < 0x477ff000u) {
+    u += 0xfffu + ((u >> 13) & 1u);
+    return f32_from_bits(u & 0xffffe000u);
+  }
+  return fp16_to_f32(f32_to_fp16(f));
+}
+
 inline float bf16_to_f32(uint16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
 
 inline uint16_t f32_to_bf16(float f) {

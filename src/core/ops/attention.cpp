@@ -29,7 +29,7 @@ void attention_heads(const OpsTable& ops, const AttentionParams& p, const float*
     for (int h = head_begin; h < head_end; ++h) {
       const float* qh = q + (int64_t(t) * p.n_head + h) * hd;
       if (f16) {
-        for (int d = 0; d < hd; ++d) qr[d] = fp16_to_f32(f32_to_fp16(qh[d]));
+        for (int d = 0; d < hd; ++d) qr[d] = fp16_round(qh[d]);
         qh = qr;
       }
       const int64_t kv_off = int64_t(h / group) * hd;
@@ -45,7 +45,7 @@ void attention_heads(const OpsTable& ops, const AttentionParams& p, const float*
       const float inv = float(1.0 / sum);
       for (int64_t j = first; j <= pos; ++j) {
         s[j] *= inv;
-        if (f16) s[j] = fp16_to_f32(f32_to_fp16(s[j]));
+        if (f16) s[j] = fp16_round(s[j]);
       }
       float* o = out + (int64_t(t) * p.n_head + h) * hd;
       ops.attn_accumulate(s, vb + size_t(kv_off) * es, f16, kv.row_stride, first, pos, hd, o);
