@@ -23,6 +23,12 @@ inline const uint8_t* grid4(const uint32_t* g, uint32_t i) { return reinterpret_
 inline const int8_t* grid1(uint32_t i) { return reinterpret_cast<const int8_t*>(kIq1sGrid + i); }
 inline bool sign_bit(uint8_t signs, int j) { return (signs >> j) & 1; }
 
+// ggml's hsum_float_8 of eight float lanes: (high half + low half), then pairs, then the two.
+float hsum8_ggml(const float* a) {
+  const float r0 = a[4] + a[0], r1 = a[5] + a[1], r2 = a[6] + a[2], r3 = a[7] + a[3];
+  return (r0 + r2) + (r1 + r3);
+}
+
 constexpr float kIq1Delta = 0.125f;  // IQ1S_DELTA / IQ1M_DELTA: the grid shift
 
 // The 6-bit scale (0..63) of sub-block ib of an IQ4_XS block.
@@ -275,9 +281,34 @@ float vec_dot_iq4_nl_q8_0_ref(int64_t n, const void* vx, const void* vy) {
                             [](const BlockIq4Nl& b) { return fp16_to_f32(b.d); });
 }
 
+// MXFP4 in ggml-cpu's x86 order (ggml_vec_dot_mxfp4_q8_0, AVX2 path; llama.cpp has no other path for
+// it): per block eight int32 lanes (lane k: elements 4k..4k+3, low nibbles first) fma'd with
+// d_y e_x into one of two float accumulators, even blocks into the first and odd into the second;
+// hsum_float_8 of their sum; an odd last block added as fma(d, its integer sum, sum).
 float vec_dot_mxfp4_q8_0_ref(int64_t n, const void* vx, const void* vy) {
-  return dot_codebook4_q8_0(n, static_cast<const BlockMxfp4*>(vx), static_cast<const BlockQ8_0*>(vy), kValuesMxfp4,
-                            [](const BlockMxfp4& b) { return e8m0_to_f32_half(b.e); });
+  const auto* x = static_cast<const BlockMxfp4*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  const int64_t nb = n / kQK4NL;
+  auto value = [&](int64_t b, int e) { return kValuesMxfp4[e < 16 ? x[b].qs[e] & 0xf : x[b].qs[e - 16] >> 4]; };
+  auto scale = [&](int64_t b) { return fp16_to_f32(y[b].d) * e8m0_to_f32_half(x[b].e); };
+  float acc[2][8] = {};
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2)
+    for (int half = 0; half < 2; ++half)
+      for (int k = 0; k < 8; ++k) {
+        int32_t s = 0;
+        for (int e = 4 * k; e < 4 * k + 4; ++e) s += y[b + half].qs[e] * value(b + half, e);
+        acc[half][k] = std::fma(scale(b + half), float(s), acc[half][k]);
+      }
+  float sum8[8];
+  for (int k = 0; k < 8; ++k) sum8[k] = acc[0][k] + acc[1][k];
+  float sum = hsum8_ggml(sum8);
+  for (; b < nb; ++b) {
+    int32_t s = 0;
+    for (int e = 0; e < 32; ++e) s += y[b].qs[e] * value(b, e);
+    sum = std::fma(scale(b), float(s), sum);
+  }
+  return sum;
 }
 
 // The 256-element types follow ggml-cpu's x86 order (the AVX2 paths of ggml_vec_dot_<type>_q8_K in
@@ -295,11 +326,6 @@ struct Unpacked {
   int8_t w[kQK_K];
   int sc[16];
 };
-
-float hsum8_ggml(const float* a) {
-  const float r0 = a[4] + a[0], r1 = a[5] + a[1], r2 = a[6] + a[2], r3 = a[7] + a[3];
-  return (r0 + r2) + (r1 + r3);
-}
 
 void lanes_of(const Unpacked& u, const int8_t* y, int32_t lanes[8]) {
   for (int k = 0; k < 8; ++k) lanes[k] = 0;

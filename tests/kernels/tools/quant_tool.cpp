@@ -5,6 +5,11 @@
 //   quant_tool quantize_rows TYPE N_PER_ROW in.f32 imatrix.f32|none out.bin
 //       rows of N_PER_ROW values through the type's quantize_rows (what `pajamas quantize` runs), with
 //       N_PER_ROW importance weights or none (tests/python/test_iquants_vs_gguf.py)
+//   quant_tool dot TYPE N x.bin y.bin out.f32
+//       vec_dot of each row of N values of TYPE in x.bin with the one row of its vec_dot_type in y.bin,
+//       per instruction set: out holds rows floats for scalar, then AVX2, then AVX-512 (NaN where this
+//       CPU lacks it) (tests/python/test_dot_order_vs_ggml.py)
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -47,8 +52,34 @@ int quantize_rows(int argc, char** argv) {
   return 0;
 }
 
+int dot(int argc, char** argv) {
+  if (argc != 7) pj::fail("usage: quant_tool dot TYPE N X Y OUT");
+  const auto type = pj::ggml_type_from_name(argv[2]);
+  if (!type) pj::fail("quant_tool: unknown type '{}'", argv[2]);
+  const int64_t n = std::stoll(argv[3]);
+  pj::check_row_length(*type, n, argv[2]);
+  const pj::TypeTraits& t = pj::kernel_table(pj::Isa::Scalar).types[size_t(*type)];
+  if (!t.vec_dot) pj::fail("quant_tool: type {} has no vec_dot", argv[2]);
+  const size_t xrow = pj::ggml_row_size(*type, uint64_t(n)), yrow = pj::ggml_row_size(t.vec_dot_type, uint64_t(n));
+  pj::MappedFile xf(argv[4]), yf(argv[5]);
+  if (xf.size() % xrow != 0) pj::fail("quant_tool: {}: size {} is not a whole number of {}-byte rows", argv[4], xf.size(), xrow);
+  if (yf.size() != yrow) pj::fail("quant_tool: {}: size {}, expected one {}-byte row", argv[5], yf.size(), yrow);
+  const std::vector<uint8_t> x(xf.data(), xf.data() + xf.size()), y(yf.data(), yf.data() + yf.size());  // aligned copies
+  const size_t rows = x.size() / xrow;
+  std::vector<float> out;
+  for (pj::Isa isa : {pj::Isa::Scalar, pj::Isa::Avx2, pj::Isa::Avx512})
+    for (size_t r = 0; r < rows; ++r)
+      out.push_back(pj::isa_available(isa) ? pj::kernel_table(isa).types[size_t(*type)].vec_dot(n, x.data() + r * xrow, y.data())
+                                           : std::nanf(""));
+  pj::AtomicFileWriter w(argv[6]);
+  w.write(out.data(), out.size() * sizeof(float));
+  w.commit();
+  return 0;
+}
+
 int run(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "quantize_rows") return quantize_rows(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "dot") return dot(argc, argv);
   if (argc != 5) pj::fail("usage: quant_tool quantize|dequantize TYPE IN OUT");
   const std::string mode = argv[1], in = argv[3], out = argv[4];
   const auto type = pj::ggml_type_from_name(argv[2]);
