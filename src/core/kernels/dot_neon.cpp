@@ -401,19 +401,31 @@ float dot_iq4_nl_q8_0(int64_t n, const void* vx, const void* vy) {
   return hsum8(acc);
 }
 
+// MXFP4 in ggml's order (iquants_ref.cpp): even blocks into one set of eight float lanes, odd blocks
+// into another, their sum reduced; an odd last block fma'd into the scalar after.
 float dot_mxfp4_q8_0(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockMxfp4*>(vx);
   const auto* y = static_cast<const BlockQ8_0*>(vy);
   const int8x16_t table = vld1q_s8(kValuesMxfp4);
-  F8 acc = f8_zero();
-  for (int64_t b = 0; b < n / kQK4NL; ++b) {
+  const int64_t nb = n / kQK4NL;
+  F8 acc[2] = {f8_zero(), f8_zero()};
+  int32x4_t lo, hi;
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2)
+    for (int h = 0; h < 2; ++h) {
+      int8x16_t q0, q1;
+      lookup_nibbles(x[b + h].qs, table, q0, q1);
+      dot32(q0, q1, ld(y[b + h].qs), ld(y[b + h].qs + 16), lo, hi);
+      acc[h] = f8_fma(acc[h], lo, hi, fp16(y[b + h].d) * e8m0_half(x[b + h].e));
+    }
+  float sum = hsum8(f8_add(acc[0], acc[1]));
+  for (; b < nb; ++b) {
     int8x16_t q0, q1;
     lookup_nibbles(x[b].qs, table, q0, q1);
-    int32x4_t lo, hi;
     dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
-    acc = f8_fma(acc, lo, hi, fp16(y[b].d) * e8m0_half(x[b].e));
+    sum = __builtin_fmaf(fp16(y[b].d) * e8m0_half(x[b].e), float(vaddvq_s32(vaddq_s32(lo, hi))), sum);
   }
-  return hsum8(acc);
+  return sum;
 }
 
 float dot_iq4_xs_q8_K(int64_t n, const void* vx, const void* vy) {
