@@ -72,7 +72,7 @@ TEST_P(GgufRoundTrip, TokenizesLikeTheHfFiles) {
     std::string plain = rendered;
     for (size_t i = 0; i < gg.spec().types.size(); ++i) {
       if (gg.spec().types[i] != pj::tok::TokenType::control) continue;
-      const std::string& piece = gg.spec().tokens[i];
+      const std::string piece(gg.spec().tokens[i]);
       size_t written = 0;
       for (size_t at = rendered.find(piece); at != std::string::npos; at = rendered.find(piece, at + piece.size())) ++written;
       EXPECT_EQ(size_t(std::count(ids.begin(), ids.end(), int(i))), written) << piece;

@@ -77,7 +77,7 @@ std::vector<int32_t> tokenize_prompt(const tok::Tokenizer& t, const std::string&
   std::string_view body = text;
   bool bos_text = false;
   if (parse_special && sp.bos_id >= 0) {
-    const std::string& b = t.token(sp.bos_id);
+    const std::string_view b = t.token(sp.bos_id);
     if (!b.empty() && body.substr(0, b.size()) == b) {
       body.remove_prefix(b.size());
       bos_text = true;
@@ -95,8 +95,8 @@ std::string render_chat(const LoadedLlm& l, const nlohmann::ordered_json& messag
   nlohmann::ordered_json ctx = {{"messages", messages}, {"add_generation_prompt", true}, {"tools", nullptr},
                         {"enable_thinking", enable_thinking}};
   const auto& sp = l.tok->spec();
-  if (sp.bos_id >= 0) ctx["bos_token"] = l.tok->token(sp.bos_id);
-  if (sp.eos_id >= 0) ctx["eos_token"] = l.tok->token(sp.eos_id);
+  if (sp.bos_id >= 0) ctx["bos_token"] = std::string(l.tok->token(sp.bos_id));
+  if (sp.eos_id >= 0) ctx["eos_token"] = std::string(l.tok->token(sp.eos_id));
   return l.tmpl->render(ctx);
 }
 

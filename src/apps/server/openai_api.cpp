@@ -276,8 +276,8 @@ GenParams prepare(const CompletionRequest& r, const LoadedModel& m, int64_t n_ct
     if (m.tmpl) {
       ojson ctx = {{"messages", messages}, {"add_generation_prompt", true},
                    {"tools", tools_on && m.template_renders_tools ? r.tools : ojson(nullptr)}};
-      if (sp.bos_id >= 0) ctx["bos_token"] = m.tok->token(sp.bos_id);
-      if (sp.eos_id >= 0) ctx["eos_token"] = m.tok->token(sp.eos_id);
+      if (sp.bos_id >= 0) ctx["bos_token"] = std::string(m.tok->token(sp.bos_id));
+      if (sp.eos_id >= 0) ctx["eos_token"] = std::string(m.tok->token(sp.eos_id));
       try {
         text = m.tmpl->render(ctx);
       } catch (const Error& e) {

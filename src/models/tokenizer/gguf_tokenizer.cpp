@@ -24,7 +24,7 @@ TokenizerSpec gguf_tokenizer_spec(const gguf::File& f) {
   TokenizerSpec spec;
   spec.source = f.path();
   const std::string model = f.get_string("tokenizer.ggml.model");
-  spec.tokens = f.get_array("tokenizer.ggml.tokens").get<std::string>();
+  spec.tokens = PieceList(f.get_array("tokenizer.ggml.tokens").get<std::string>());
   const size_t n = spec.tokens.size();
   if (const gguf::Value* tt = f.find("tokenizer.ggml.token_type")) {
     const auto* arr = tt->get_if<gguf::Array>();
@@ -71,7 +71,7 @@ TokenizerSpec gguf_tokenizer_spec(const gguf::File& f) {
   for (size_t i = 0; i < spec.types.size(); ++i) {
     const TokenType t = spec.types[i];
     if (t == TokenType::control || t == TokenType::user_defined)
-      spec.added.push_back({static_cast<int>(i), spec.tokens[i], t == TokenType::control, false, false});
+      spec.added.push_back({static_cast<int>(i), std::string(spec.tokens[i]), t == TokenType::control, false, false});
   }
   spec.bos_id = optional_id(f, "tokenizer.ggml.bos_token_id");
   spec.eos_id = optional_id(f, "tokenizer.ggml.eos_token_id");
@@ -92,7 +92,7 @@ void add_tokenizer_kv(gguf::Writer& w, const TokenizerSpec& spec) {
       fail("tokenizer: {}: its pre-tokenizer has no llama.cpp name, so a GGUF could not state it", spec.source);
     w.add_kv("tokenizer.ggml.pre", spec.pre_name);
   }
-  w.add_kv("tokenizer.ggml.tokens", gguf::Array(spec.tokens));
+  w.add_kv("tokenizer.ggml.tokens", gguf::Array(spec.tokens.strings()));
   if (!bpe) w.add_kv("tokenizer.ggml.scores", gguf::Array(spec.scores));
   std::vector<int32_t> types(spec.tokens.size(), static_cast<int32_t>(TokenType::normal));
   for (size_t i = 0; i < spec.types.size(); ++i) types[i] = static_cast<int32_t>(spec.types[i]);

@@ -125,12 +125,12 @@ void load_tokenizer_json(const std::string& path, TokenizerSpec& spec) {
     const json& added = field(j, "added_tokens");
     for (const auto& [piece, id] : model.at("vocab").items()) n = std::max(n, token_id(id, path) + 1);
     for (const json& a : added) n = std::max(n, token_id(a.at("id"), path) + 1);
-    spec.tokens.assign(n, std::string());
+    std::vector<std::string> pieces(n);
     std::vector<bool> seen(n, false);
     spec.types.assign(n, TokenType::normal);
     for (const auto& [piece, id] : model.at("vocab").items()) {
       const size_t i = token_id(id, path);
-      spec.tokens[i] = piece, seen[i] = true;
+      pieces[i] = piece, seen[i] = true;
     }
     for (const json& a : added) {
       AddedToken t;
@@ -139,12 +139,13 @@ void load_tokenizer_json(const std::string& path, TokenizerSpec& spec) {
       t.special = a.value("special", false);
       t.lstrip = a.value("lstrip", false);
       t.rstrip = a.value("rstrip", false);
-      spec.tokens[t.id] = t.content, seen[t.id] = true;
+      pieces[t.id] = t.content, seen[t.id] = true;
       spec.types[t.id] = t.special ? TokenType::control : TokenType::user_defined;
       spec.added.push_back(std::move(t));
     }
     if (auto gap = std::find(seen.begin(), seen.end(), false); gap != seen.end())
       fail("tokenizer: {}: no token has id {} (ids must be contiguous)", path, gap - seen.begin());
+    spec.tokens = PieceList(pieces);
 
     for (const json& m : model.at("merges")) {
       if (m.is_string()) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <queue>
+#include <stdexcept>
 
 namespace pj::tok {
 namespace {
@@ -27,6 +28,32 @@ uint32_t byte_to_unicode(uint8_t b) {
   uint32_t n = 0;
   for (int x = 0; x < b; ++x) n += !printable(x);
   return 256 + n;
+}
+
+PieceList::PieceList(const std::vector<std::string>& pieces) {
+  size_t total = 0;
+  for (const std::string& p : pieces) total += p.size();
+  bytes_.reserve(total);
+  ends_.reserve(pieces.size());
+  for (const std::string& p : pieces) push_back(p);
+}
+
+void PieceList::push_back(std::string_view piece) {
+  if (piece.size() > UINT32_MAX - bytes_.size()) fail("tokenizer: the vocabulary's pieces exceed 4 GiB");
+  bytes_.append(piece);
+  ends_.push_back(static_cast<uint32_t>(bytes_.size()));
+}
+
+std::string_view PieceList::at(size_t i) const {
+  if (i >= ends_.size()) throw std::out_of_range("PieceList::at");
+  return (*this)[i];
+}
+
+std::vector<std::string> PieceList::strings() const {
+  std::vector<std::string> out;
+  out.reserve(size());
+  for (size_t i = 0; i < size(); ++i) out.emplace_back((*this)[i]);
+  return out;
 }
 
 Tokenizer::Tokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
@@ -94,7 +121,7 @@ Tokenizer::Tokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
   } else {
     for (size_t i = 0; i < n; ++i) {
       if (!spec_.types.empty() && spec_.types[i] == TokenType::byte) {
-        const std::string& p = spec_.tokens[i];
+        const std::string p(spec_.tokens[i]);
         unsigned v;
         if (p.size() == 6 && std::sscanf(p.c_str(), "<0x%2X>", &v) == 1 && byte_piece_name(v) == p)
           byte_to_id_[v] = static_cast<int>(i);
@@ -323,7 +350,7 @@ void Tokenizer::encode_spm(std::string_view raw, bool at_start, std::vector<int>
     size_t len = 0;
     bool frozen = false;
     for (int id : spm_user_[static_cast<uint8_t>(text[i])]) {
-      const std::string& p = token(id);
+      const std::string_view p = token(id);
       if (text.compare(i, p.size(), p) == 0) {
         len = p.size(), frozen = true;
         break;
@@ -398,7 +425,7 @@ void Tokenizer::encode_spm(std::string_view raw, bool at_start, std::vector<int>
 void Tokenizer::append_token(int id, DecodeState& st, bool skip_special, std::string& out) const {
   check_id(id);
   const TokenType t = type(id);
-  const std::string& p = token(id);
+  const std::string_view p = token(id);
   if (spec_.kind == TokenizerKind::byte_bpe) {
     if (skip_special && t == TokenType::control) return;
     if (added_by_id_[id] >= 0) {
