@@ -11,7 +11,11 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <random>
@@ -85,6 +89,14 @@ int Server::bind() {
   http_->set_payload_max_length(opts_.max_body_bytes);
   http_->set_read_timeout(30, 0);
   http_->set_write_timeout(30, 0);
+  // Debian's cpp-httplib 0.11 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into the
+  // shared library): a burst of concurrent connections overflows it and clients get "connection reset"
+  // (seen with 32 streaming clients). Keep the socket to listen() on it again with a longer queue.
+  int listen_fd = -1;
+  http_->set_socket_options([&listen_fd](int sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
   if (opts_.port == 0) {
     port_ = http_->bind_to_any_port(opts_.host);
     if (port_ <= 0) fail("serve: cannot listen on {} (any port)", opts_.host);
@@ -93,6 +105,9 @@ int Server::bind() {
       fail("serve: cannot listen on {}:{} (address in use, or not an address of this machine)", opts_.host, opts_.port);
     port_ = opts_.port;
   }
+  if (listen_fd >= 0 && ::listen(listen_fd, SOMAXCONN) != 0)
+    std::fprintf(stderr, "pajamas serve: warning: could not lengthen the listen queue (%s)\n", std::strerror(errno));
+  http_->set_socket_options(httplib::default_socket_options);
   return port_;
 }
 
