@@ -104,60 +104,41 @@ void dot4_q4_1_q8_1(int64_t n, const void* vx, size_t row_bytes, const void* vy,
   for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) + mins[r];
 }
 
-void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+// Four weight rows per pass over a Q8_0 activation row; each row's arithmetic is its one-row dot's
+// (dot_q8_0_q8_0, dot_q4_0_q8_0, dot_q5_0_q8_0): one weight block of each row, decoded to signed bytes
+// by `weights`, against the same loaded activation block.
+template <typename Block, typename Weights>
+void dot4_q8_0_act(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out, Weights weights) {
   const auto* y = static_cast<const BlockQ8_0*>(vy);
-  const BlockQ8_0* x[4];
-  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
+  const Block* x[4];
+  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t b = 0; b < n / kQK; ++b) {
     const __m256i qy = load32(y[b].qs);
     const float dy = fp16(y[b].d);
     for (int r = 0; r < 4; ++r) {
       prefetch_ahead(&x[r][b], row_bytes);
-      const __m256i sum = dot_s8_s8(load32(x[r][b].qs), qy);
+      const __m256i sum = dot_s8_s8(weights(x[r][b]), qy);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
     }
   }
   for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
 }
 
-// Four weight rows per pass over the activation; each row's arithmetic is dot_q4_0_q8_0's
-// (dot_q5_0_q8_0's): one weight block of each row against the same loaded activation block.
+void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
+  dot4_q8_0_act<BlockQ8_0>(n, vx, row_bytes, vy, out, [](const BlockQ8_0& b) { return load32(b.qs); });
+}
+
 void dot4_q4_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
-  const BlockQ4_0* x[4];
-  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ4_0*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const __m256i qy = load32(y[b].qs);
-    const float dy = fp16(y[b].d);
-    for (int r = 0; r < 4; ++r) {
-      prefetch_ahead(&x[r][b], row_bytes);
-      const __m256i qx = _mm256_sub_epi8(unpack_nibbles(x[r][b].qs), _mm256_set1_epi8(8));
-      const __m256i sum = dot_s8_s8(qx, qy);
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
-    }
-  }
-  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
+  dot4_q8_0_act<BlockQ4_0>(n, vx, row_bytes, vy, out, [](const BlockQ4_0& b) {
+    return _mm256_sub_epi8(unpack_nibbles(b.qs), _mm256_set1_epi8(8));
+  });
 }
 
 void dot4_q5_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
-  const BlockQ5_0* x[4];
-  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const BlockQ5_0*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const __m256i qy = load32(y[b].qs);
-    const float dy = fp16(y[b].d);
-    for (int r = 0; r < 4; ++r) {
-      prefetch_ahead(&x[r][b], row_bytes);
-      __m256i qx = _mm256_or_si256(unpack_nibbles(x[r][b].qs), unpack_high_bits(x[r][b].qh));
-      qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(16));
-      const __m256i sum = dot_s8_s8(qx, qy);
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(fp16(x[r][b].d) * dy), acc[r]);
-    }
-  }
-  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
+  dot4_q8_0_act<BlockQ5_0>(n, vx, row_bytes, vy, out, [](const BlockQ5_0& b) {
+    return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b.qs), unpack_high_bits(b.qh)), _mm256_set1_epi8(16));
+  });
 }
 
 float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {

@@ -74,86 +74,67 @@ inline void high_bits(const uint8_t* qh4, uint8x16_t& lo, uint8x16_t& hi) {
 
 inline int8x16_t ld(const int8_t* p) { return vld1q_s8(p); }
 
-float dot_q4_0_q8_0(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ4_0*>(vx);
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
+// A 32-element block type against Q8_0 / Q8_1 activations: weights(b, q0, q1) decodes block b into
+// elements 0..15 and 16..31, scale(b) is d_x d_y; eight lanes fma'd per block, the x86 hsum. With
+// kMin (Q4_1, Q5_1) the block's m_x s_y is fma'd into a scalar added at the end.
+template <bool kMin, class Block, class Act, class Weights>
+float dot_blocks32(int64_t n, const void* vx, const void* vy, Weights weights) {
+  const auto* x = static_cast<const Block*>(vx);
+  const auto* y = static_cast<const Act*>(vy);
   F8 acc = f8_zero();
+  float mins = 0.0f;
   for (int64_t b = 0; b < n / kQK; ++b) {
     int8x16_t q0, q1;
-    nibbles(x[b].qs, q0, q1);
-    q0 = vsubq_s8(q0, vdupq_n_s8(8));
-    q1 = vsubq_s8(q1, vdupq_n_s8(8));
+    weights(x[b], q0, q1);
     int32x4_t lo, hi;
     dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
     acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
+    if constexpr (kMin) mins = __builtin_fmaf(fp16(x[b].m), fp16(y[b].s), mins);  // x86 contracts it too
   }
+  if constexpr (kMin) return hsum8(acc) + mins;
   return hsum8(acc);
+}
+
+// Q5_0 / Q5_1: the nibbles with their fifth bits.
+inline void nibbles5(const uint8_t* qs, const uint8_t* qh, int8x16_t& q0, int8x16_t& q1) {
+  nibbles(qs, q0, q1);
+  uint8x16_t h0, h1;
+  high_bits(qh, h0, h1);
+  q0 = vorrq_s8(q0, vreinterpretq_s8_u8(h0));
+  q1 = vorrq_s8(q1, vreinterpretq_s8_u8(h1));
+}
+
+float dot_q4_0_q8_0(int64_t n, const void* vx, const void* vy) {
+  return dot_blocks32<false, BlockQ4_0, BlockQ8_0>(n, vx, vy, [](const BlockQ4_0& b, int8x16_t& q0, int8x16_t& q1) {
+    nibbles(b.qs, q0, q1);
+    q0 = vsubq_s8(q0, vdupq_n_s8(8));
+    q1 = vsubq_s8(q1, vdupq_n_s8(8));
+  });
 }
 
 float dot_q4_1_q8_1(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ4_1*>(vx);
-  const auto* y = static_cast<const BlockQ8_1*>(vy);
-  F8 acc = f8_zero();
-  float mins = 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    int8x16_t q0, q1;
-    nibbles(x[b].qs, q0, q1);
-    int32x4_t lo, hi;
-    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
-    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
-    mins = __builtin_fmaf(fp16(x[b].m), fp16(y[b].s), mins);
-  }
-  return hsum8(acc) + mins;
+  return dot_blocks32<true, BlockQ4_1, BlockQ8_1>(
+      n, vx, vy, [](const BlockQ4_1& b, int8x16_t& q0, int8x16_t& q1) { nibbles(b.qs, q0, q1); });
 }
 
 float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ5_0*>(vx);
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
-  F8 acc = f8_zero();
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    int8x16_t q0, q1;
-    nibbles(x[b].qs, q0, q1);
-    uint8x16_t h0, h1;
-    high_bits(x[b].qh, h0, h1);
-    q0 = vsubq_s8(vorrq_s8(q0, vreinterpretq_s8_u8(h0)), vdupq_n_s8(16));
-    q1 = vsubq_s8(vorrq_s8(q1, vreinterpretq_s8_u8(h1)), vdupq_n_s8(16));
-    int32x4_t lo, hi;
-    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
-    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
-  }
-  return hsum8(acc);
+  return dot_blocks32<false, BlockQ5_0, BlockQ8_0>(n, vx, vy, [](const BlockQ5_0& b, int8x16_t& q0, int8x16_t& q1) {
+    nibbles5(b.qs, b.qh, q0, q1);
+    q0 = vsubq_s8(q0, vdupq_n_s8(16));
+    q1 = vsubq_s8(q1, vdupq_n_s8(16));
+  });
 }
 
 float dot_q5_1_q8_1(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ5_1*>(vx);
-  const auto* y = static_cast<const BlockQ8_1*>(vy);
-  F8 acc = f8_zero();
-  float mins = 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    int8x16_t q0, q1;
-    nibbles(x[b].qs, q0, q1);
-    uint8x16_t h0, h1;
-    high_bits(x[b].qh, h0, h1);
-    q0 = vorrq_s8(q0, vreinterpretq_s8_u8(h0));
-    q1 = vorrq_s8(q1, vreinterpretq_s8_u8(h1));
-    int32x4_t lo, hi;
-    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
-    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
-    mins = __builtin_fmaf(fp16(x[b].m), fp16(y[b].s), mins);  // the x86 build contracts it too
-  }
-  return hsum8(acc) + mins;
+  return dot_blocks32<true, BlockQ5_1, BlockQ8_1>(
+      n, vx, vy, [](const BlockQ5_1& b, int8x16_t& q0, int8x16_t& q1) { nibbles5(b.qs, b.qh, q0, q1); });
 }
 
 float dot_q8_0_q8_0(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ8_0*>(vx);
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
-  F8 acc = f8_zero();
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    int32x4_t lo, hi;
-    dot32(ld(x[b].qs), ld(x[b].qs + 16), ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
-    acc = f8_fma(acc, lo, hi, fp16(x[b].d) * fp16(y[b].d));
-  }
-  return hsum8(acc);
+  return dot_blocks32<false, BlockQ8_0, BlockQ8_0>(n, vx, vy, [](const BlockQ8_0& b, int8x16_t& q0, int8x16_t& q1) {
+    q0 = ld(b.qs);
+    q1 = ld(b.qs + 16);
+  });
 }
 
 inline F8 f8_fma_f(F8 acc, F8 a, const float* y) {
@@ -387,18 +368,9 @@ float e8m0_half(uint8_t e) {  // MXFP4's block scale 2^(e - 127), halved (the co
 }
 
 float dot_iq4_nl_q8_0(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockIq4Nl*>(vx);
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
-  const int8x16_t table = vld1q_s8(kValuesIq4nl);
-  F8 acc = f8_zero();
-  for (int64_t b = 0; b < n / kQK4NL; ++b) {
-    int8x16_t q0, q1;
-    lookup_nibbles(x[b].qs, table, q0, q1);
-    int32x4_t lo, hi;
-    dot32(q0, q1, ld(y[b].qs), ld(y[b].qs + 16), lo, hi);
-    acc = f8_fma(acc, lo, hi, fp16(y[b].d) * fp16(x[b].d));
-  }
-  return hsum8(acc);
+  return dot_blocks32<false, BlockIq4Nl, BlockQ8_0>(n, vx, vy, [](const BlockIq4Nl& b, int8x16_t& q0, int8x16_t& q1) {
+    lookup_nibbles(b.qs, vld1q_s8(kValuesIq4nl), q0, q1);
+  });
 }
 
 // MXFP4 in ggml's order (iquants_ref.cpp): even blocks into one set of eight float lanes, odd blocks
