@@ -29,15 +29,21 @@ uint32_t bits(float f) {
   return u;
 }
 
-// The types with a tile kernel in any table this CPU can run.
+// The types with a tile kernel in any table this CPU can run. The 256-element IQ types (slow search
+// quantizers) are checked on random blocks in test_iquants.cpp instead (TilesEqualOneRowDotBitForBit,
+// MatmulTilesEqualRowByRowDots).
 std::vector<GgmlType> gemm_types() {
   std::vector<GgmlType> out;
-  for (GgmlType t : test::weight_types())
+  for (GgmlType t : test::weight_types()) {
+    if (t == GgmlType::IQ4_XS || t == GgmlType::IQ2_XXS || t == GgmlType::IQ2_XS || t == GgmlType::IQ2_S || t == GgmlType::IQ3_XXS ||
+        t == GgmlType::IQ3_S)
+      continue;
     for (Isa isa : test::available_isas())
       if (kernel_table(isa).types[size_t(t)].gemm) {
         out.push_back(t);
         break;
       }
+  }
   return out;
 }
 
@@ -49,7 +55,7 @@ void expect_same_bits(const std::vector<float>& got, const std::vector<float>& w
 
 TEST(Gemm, AvailableWhereExpected) {
   // The AVX2 and AVX-512 tables have tiles for F32, F16, the 32-element block quants,
-  // Q4_K/Q5_K/Q6_K and IQ4_NL; the scalar reference has none.
+  // Q4_K/Q5_K/Q6_K, IQ4_NL and the 256-element IQ types but IQ1_S/IQ1_M; the scalar reference has none.
   for (Isa isa : test::available_isas()) {
     if (isa == Isa::Scalar) continue;
     if (isa == Isa::Neon) {  // no NEON tiles yet: matmul runs its vec_dots row by row
@@ -57,7 +63,9 @@ TEST(Gemm, AvailableWhereExpected) {
       continue;
     }
     for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
-                       GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL})
+                       GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL,
+                       GgmlType::IQ4_XS, GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S, GgmlType::IQ3_XXS,
+                       GgmlType::IQ3_S})
       EXPECT_NE(kernel_table(isa).types[size_t(t)].gemm, nullptr) << ggml_type_info(t).name << " " << isa_name(isa);
   }
   for (const TypeTraits& t : kernel_table(Isa::Scalar).types) EXPECT_EQ(t.gemm, nullptr);

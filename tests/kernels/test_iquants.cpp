@@ -14,6 +14,7 @@
 #include "core/kernels/context.h"
 #include "core/kernels/iquants_ref.h"
 #include "core/kernels/iquants_tables.h"
+#include "core/kernels/matmul.h"
 #include "core/kernels/quants_ref.h"
 #include "core/kernels/quant_blocks.h"
 #include "kernel_test_util.h"
@@ -227,6 +228,80 @@ TEST_P(IquantsSimd, OptimisedDotsInstalled) {
               T::TQ1_0, T::TQ2_0, T::MXFP4}) {
     EXPECT_NE(kernel_table(isa).types[size_t(t)].vec_dot, kernel_table(Isa::Scalar).types[size_t(t)].vec_dot)
         << ggml_type_info(t).name;
+  }
+}
+
+// The tile kernels (TypeTraits::gemm) of the 256-element IQ types: every output equals the one-row
+// SIMD dot of the same table bit for bit (that dot equals ggml's order, tests above), on random bytes
+// in every field (all grid points, sign patterns, scales), random scales, full int8 activations, for
+// mr / nr that are not multiples of the micro-tiles (AVX2 3 x 2, AVX-512 4 x 4), super-block counts
+// across the decode chunk (4), nr across the 64-row column block, written into ldo > mr with the
+// other elements untouched.
+TEST_P(IquantsSimd, TilesEqualOneRowDotBitForBit) {
+  const Isa isa = GetParam();
+  if (!isa_available(isa)) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
+  if (isa == Isa::Neon) GTEST_SKIP() << "no NEON IQ tiles";
+  const KernelTable& opt = kernel_table(isa);
+  std::mt19937 rng(31);
+  struct Shape {
+    int64_t blocks, mr, nr;
+  };
+  const Shape shapes[] = {{1, 1, 2}, {1, 5, 7}, {3, 7, 3}, {4, 4, 4}, {5, 9, 5}, {9, 6, 70}, {2, 13, 131}};
+  for (T t : {T::IQ4_XS, T::IQ2_XXS, T::IQ2_XS, T::IQ2_S, T::IQ3_XXS, T::IQ3_S}) {
+    const TypeTraits& tr = opt.types[size_t(t)];
+    ASSERT_NE(tr.gemm, nullptr) << ggml_type_info(t).name;
+    for (const Shape& sh : shapes) {
+      const int64_t n = sh.blocks * kQK_K;
+      SCOPED_TRACE(std::string(ggml_type_info(t).name) + " n=" + std::to_string(n) + " mr=" + std::to_string(sh.mr) +
+                   " nr=" + std::to_string(sh.nr));
+      const size_t wb = ggml_row_size(t, uint64_t(n)), ab = ggml_row_size(T::Q8_K, uint64_t(n));
+      std::vector<uint8_t> w, a;
+      for (int64_t r = 0; r < sh.mr; ++r) {
+        const auto row = random_row(t, n, rng, false);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      for (int64_t j = 0; j < sh.nr; ++j) {
+        const auto row = activation_row(T::Q8_K, n, rng, false);
+        a.insert(a.end(), row.begin(), row.end());
+      }
+      const int64_t ldo = sh.mr + 2;
+      std::vector<float> out(size_t(ldo * sh.nr), -7.0f), want(out);
+      tr.gemm(n, w.data(), wb, sh.mr, a.data(), ab, sh.nr, out.data(), ldo);
+      for (int64_t j = 0; j < sh.nr; ++j)
+        for (int64_t r = 0; r < sh.mr; ++r)
+          want[size_t(j * ldo + r)] = tr.vec_dot(n, w.data() + size_t(r) * wb, a.data() + size_t(j) * ab);
+      ASSERT_EQ(std::memcmp(out.data(), want.data(), out.size() * sizeof(float)), 0);
+    }
+  }
+}
+
+// matmul (tiles for n >= 2, the L2 activation blocks, both thread splits) against matmul_by_dots on
+// random IQ blocks: bit-identical.
+TEST_P(IquantsSimd, MatmulTilesEqualRowByRowDots) {
+  const Isa isa = GetParam();
+  if (!isa_available(isa)) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
+  if (isa == Isa::Neon) GTEST_SKIP() << "no NEON IQ tiles";
+  std::mt19937 rng(37);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  struct Case {
+    int64_t rows, cols, n;
+  };
+  const Case cases[] = {{50, 4096, 26}, {7, 4096, 40}, {31, 1536, 2}, {5, 512, 29}};
+  for (int threads : {1, 2}) {
+    KernelContext ctx(KernelContext::Options{.threads = threads, .isa = isa});
+    for (T t : {T::IQ4_XS, T::IQ2_XXS, T::IQ2_XS, T::IQ2_S, T::IQ3_XXS, T::IQ3_S}) {
+      for (const Case& c : cases) {
+        SCOPED_TRACE(std::string(ggml_type_info(t).name) + " threads " + std::to_string(threads) + " rows " +
+                     std::to_string(c.rows) + " cols " + std::to_string(c.cols) + " n " + std::to_string(c.n));
+        const auto w = random_row(t, c.rows * c.cols, rng, false);  // rows back to back
+        std::vector<float> x(size_t(c.n * c.cols));
+        for (auto& v : x) v = normal(rng);
+        std::vector<float> got(size_t(c.rows * c.n), NAN), want(got);
+        matmul(ctx, t, w.data(), c.rows, c.cols, x.data(), c.n, got.data());
+        matmul_by_dots(ctx, t, w.data(), c.rows, c.cols, x.data(), c.n, want.data());
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+      }
+    }
   }
 }
 

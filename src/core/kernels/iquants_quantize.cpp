@@ -337,6 +337,15 @@ void install_iquants_simd(KernelTable& t, Isa isa) {
     put(GgmlType::IQ1_S, k.iq1_s);
     put(GgmlType::IQ1_M, k.iq1_m);
     put(GgmlType::TQ1_0, k.tq1_0);
+    auto put_gemm = [&](GgmlType type, IquantDots::Gemm gemm) {
+      if (gemm) t.types[size_t(type)].gemm = gemm;
+    };
+    put_gemm(GgmlType::IQ4_XS, k.iq4_xs_gemm);
+    put_gemm(GgmlType::IQ2_XXS, k.iq2_xxs_gemm);
+    put_gemm(GgmlType::IQ2_XS, k.iq2_xs_gemm);
+    put_gemm(GgmlType::IQ2_S, k.iq2_s_gemm);
+    put_gemm(GgmlType::IQ3_XXS, k.iq3_xxs_gemm);
+    put_gemm(GgmlType::IQ3_S, k.iq3_s_gemm);
   };
 #if defined(__x86_64__)
   if (isa == Isa::Avx2 || isa == Isa::Avx512) overlay(iquant_dots_avx2());
