@@ -5,6 +5,7 @@
 // tolerance is zero. Also the reference against closed forms, so that "same bits" is not "same bug".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -114,6 +115,64 @@ TEST(GgmlOrder, EveryIsaMatchesScalarBitForBit) {
         expect_bits(got.data(), want.data(), hd);
       }
     }
+  }
+}
+
+// The batched attention pieces: 16 keys scored at once from a transposed block must equal attn_dot
+// key by key (every ISA's attn_dot16 against the reference attn_dot, so the two paths of
+// attention_heads agree); the transposition, max and normalisation against plain loops.
+TEST(GgmlOrder, BatchedScoresEqualOneKeyDots) {
+  for (Isa isa : test::available_isas()) {
+    const OpsTable& ops = kernel_table(isa).ops;
+    const OpsTable& ref = kernel_table(Isa::Scalar).ops;
+    for (int hd : {64, 128, 256}) {
+      for (int n_rows : {16, 5, 1}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " hd=" + std::to_string(hd) + " rows=" + std::to_string(n_rows));
+        const int64_t stride = 2 * hd + 8;  // a KV row of 2 heads and some padding; head 1 is read
+        auto k = test::normal_floats(size_t(16 * stride), uint32_t(hd + n_rows), 2.0f);
+        k[size_t(stride + hd + 3)] = 0.0f;
+        k[size_t(2 * stride + hd + 5)] = -0.0f;
+        const auto kh = to_f16(k);
+        auto q = test::normal_floats(size_t(hd), uint32_t(hd * 7 + n_rows));
+        for (auto& v : q) v = fp16_round(v);  // as attention rounds q for an F16 cache
+        for (bool f16 : {false, true}) {
+          const void* kp = f16 ? static_cast<const void*>(kh.data() + hd) : static_cast<const void*>(k.data() + hd);
+          std::vector<float> kt(size_t(16 * hd), 1.0f), kt_ref(size_t(16 * hd), 2.0f);
+          ops.attn_kt16(kp, f16, stride, n_rows, hd, kt.data());
+          ref.attn_kt16(kp, f16, stride, n_rows, hd, kt_ref.data());
+          expect_bits(kt.data(), kt_ref.data(), 16 * hd);
+          for (int i = 0; i < 16; ++i)
+            for (int e = 0; e < hd; ++e) {
+              const float want = i >= n_rows ? 0.0f : f16 ? fp16_to_f32(kh[size_t(i * stride + hd + e)]) : k[size_t(i * stride + hd + e)];
+              ASSERT_EQ(kt_ref[size_t(e * 16 + i)], want) << "row " << i << " element " << e;
+            }
+          float got[16], want[16];
+          ops.attn_dot16(q.data(), kt.data(), hd, 0.125f, got);
+          for (int i = 0; i < n_rows; ++i) {
+            const uint8_t* row = static_cast<const uint8_t*>(kp) + size_t(i * stride) * (f16 ? 2 : 4);
+            want[i] = ref.attn_dot(q.data(), row, f16, hd) * 0.125f;
+          }
+          expect_bits(got, want, n_rows);
+          ref.attn_dot16(q.data(), kt.data(), hd, 0.125f, want);
+          expect_bits(got, want, 16);
+        }
+      }
+    }
+    for (int64_t n : kSizes) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " n=" + std::to_string(n));
+      auto x = test::normal_floats(size_t(n), uint32_t(n) + 11, 4.0f);
+      x[size_t(n - 1)] = 9.5f;  // the maximum in the tail
+      float mx = -INFINITY;
+      for (float v : x) mx = std::max(mx, v);
+      EXPECT_EQ(ops.max_f32(x.data(), n), mx);
+      for (bool r16 : {false, true}) {
+        auto got = x, want = x;
+        ops.scale_f32(got.data(), n, 0.37f, r16);
+        for (auto& v : want) v = r16 ? fp16_round(v * 0.37f) : v * 0.37f;
+        expect_bits(got.data(), want.data(), n);
+      }
+    }
+    EXPECT_EQ(ops.max_f32(nullptr, 0), -INFINITY);
   }
 }
 

@@ -83,6 +83,10 @@ void overlay(KernelTable& t, const SimdKernels& k) {
   if (k.q8_1_act) t.types[size_t(GgmlType::Q8_1)].from_float = k.q8_1_act;
   if (k.swiglu) t.ops.swiglu = k.swiglu;
   if (k.attn_dot) t.ops.attn_dot = k.attn_dot;
+  if (k.attn_dot16) t.ops.attn_dot16 = k.attn_dot16;
+  if (k.attn_kt16) t.ops.attn_kt16 = k.attn_kt16;
+  if (k.max_f32) t.ops.max_f32 = k.max_f32;
+  if (k.scale_f32) t.ops.scale_f32 = k.scale_f32;
   if (k.exp_sum) t.ops.exp_sum = k.exp_sum;
   if (k.attn_accumulate) t.ops.attn_accumulate = k.attn_accumulate;
 }

@@ -391,6 +391,51 @@ float attn_dot(const float* q, const void* k, bool k_f16, int64_t n) {
   return sum;
 }
 
+// attn_dot for 16 transposed keys (OpsTable::attn_dot16), keys 0-7 in one register, 8-15 in another:
+// attn_dot's lane l of key i becomes lane i of c[l]; the fold and the 16-lane tree run across registers.
+void attn_dot16(const float* q, const float* kt, int64_t n, float scale, float* out) {
+  for (int half = 0; half < 2; ++half) {
+    const float* k = kt + 8 * half;
+    __m256 c[16];
+    for (int l = 0; l < 16; ++l) {
+      __m256 a[4];
+      for (int j = 0; j < 4; ++j) a[j] = _mm256_setzero_ps();
+      for (int64_t b = 0; b < n; b += 64)
+        for (int j = 0; j < 4; ++j) {
+          const int64_t e = b + 16 * j + l;
+          a[j] = _mm256_fmadd_ps(_mm256_set1_ps(q[e]), _mm256_loadu_ps(k + e * 16), a[j]);
+        }
+      c[l] = _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
+    }
+    __m256 t8[8], t4[4];
+    for (int l = 0; l < 8; ++l) t8[l] = _mm256_add_ps(c[l + 8], c[l]);
+    for (int l = 0; l < 4; ++l) t4[l] = _mm256_add_ps(t8[l + 4], t8[l]);
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(t4[0], t4[2]), _mm256_add_ps(t4[1], t4[3]));
+    _mm256_storeu_ps(out + 8 * half, _mm256_mul_ps(s, _mm256_set1_ps(scale)));
+  }
+}
+
+float max_f32(const float* x, int64_t n) {
+  __m256 m = _mm256_set1_ps(-__builtin_inff());
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t left = n - i;
+    const __m256 v = load_masked(x + i, left);
+    m = left >= 8 ? _mm256_max_ps(m, v) : _mm256_blendv_ps(m, _mm256_max_ps(m, v), _mm256_castsi256_ps(lane_mask(left)));
+  }
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+}
+
+void scale_f32(float* x, int64_t n, float s, bool round_f16) {
+  const __m256 f = _mm256_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 8) {
+    __m256 v = _mm256_mul_ps(load_masked(x + i, n - i), f);
+    if (round_f16) v = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    store_masked(x + i, n - i, v);
+  }
+}
+
 double exp_sum(const float* x, float* out, int64_t n, float max) {
   const __m256 m = _mm256_set1_ps(max);
   double sum = 0.0;
@@ -410,10 +455,42 @@ double exp_sum(const float* x, float* out, int64_t n, float max) {
   return sum;
 }
 
+// Lane classes l0..l0+7 (l = j % 16) of one 8-wide column chunk of attn_accumulate, class l in acc[l - l0].
+template <bool kF16>
+void accumulate_half(const float* p, const void* v, int64_t stride, int64_t first, int64_t last, int d, int l0,
+                     __m256 acc[8]) {
+  for (int l = 0; l < 8; ++l) acc[l] = _mm256_setzero_ps();
+  for (int64_t jb = (first & ~int64_t(15)) + l0; jb <= last; jb += 16) {
+    if (jb >= first && jb + 7 <= last) {
+#pragma GCC unroll 8
+      for (int l = 0; l < 8; ++l)
+        acc[l] = _mm256_fmadd_ps(load_kv8(v, kF16, (jb + l) * stride + d), _mm256_set1_ps(p[jb + l]), acc[l]);
+    } else {
+#pragma GCC unroll 8
+      for (int l = 0; l < 8; ++l) {
+        const int64_t j = jb + l;
+        if (j >= first && j <= last)
+          acc[l] = _mm256_fmadd_ps(load_kv8(v, kF16, j * stride + d), _mm256_set1_ps(p[j]), acc[l]);
+      }
+    }
+  }
+}
+
+// 8 columns of attn_accumulate: the low and high lane classes in two passes, then the 16-lane tree
+// lane-wise over d: (l + 8), then (l + 4), then (0 + 2) + (1 + 3).
+template <bool kF16>
+__m256 accumulate_chunk(const float* p, const void* v, int64_t stride, int64_t first, int64_t last, int d) {
+  __m256 lo[8], hi[8];
+  accumulate_half<kF16>(p, v, stride, first, last, d, 0, lo);
+  accumulate_half<kF16>(p, v, stride, first, last, d, 8, hi);
+  __m256 t4[4];
+  for (int l = 0; l < 4; ++l) t4[l] = _mm256_add_ps(_mm256_add_ps(hi[l + 4], lo[l + 4]), _mm256_add_ps(hi[l], lo[l]));
+  return _mm256_add_ps(_mm256_add_ps(t4[0], t4[2]), _mm256_add_ps(t4[1], t4[3]));
+}
+
 void attn_accumulate(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first, int64_t last,
                      int hd, float* out) {
-  constexpr int kMaxHd = 512;
-  if (hd % 8 != 0 || hd > kMaxHd) {  // not met by any model we run; keep the order anyway
+  if (hd % 8 != 0) {  // not met by any model we run; keep the order anyway
     for (int d = 0; d < hd; ++d) {
       float lanes[16] = {};
       for (int64_t j = first; j <= last; ++j)
@@ -423,22 +500,9 @@ void attn_accumulate(const float* p, const void* v, bool v_f16, int64_t stride, 
     }
     return;
   }
-  alignas(32) float acc[16][kMaxHd];
-  for (int l = 0; l < 16; ++l)
-    for (int d = 0; d < hd; d += 8) _mm256_store_ps(&acc[l][d], _mm256_setzero_ps());
-  for (int64_t j = first; j <= last; ++j) {
-    float* a = acc[j % 16];
-    const __m256 pj = _mm256_set1_ps(p[j]);
-    for (int d = 0; d < hd; d += 8)
-      _mm256_store_ps(a + d, _mm256_fmadd_ps(load_kv8(v, v_f16, j * stride + d), pj, _mm256_load_ps(a + d)));
-  }
-  // the 16-lane tree, lane-wise over d: (l + 8), then (l + 4), then (0 + 2) + (1 + 3)
-  for (int d = 0; d < hd; d += 8) {
-    __m256 t8[8], t4[4];
-    for (int l = 0; l < 8; ++l) t8[l] = _mm256_add_ps(_mm256_load_ps(&acc[l + 8][d]), _mm256_load_ps(&acc[l][d]));
-    for (int l = 0; l < 4; ++l) t4[l] = _mm256_add_ps(t8[l + 4], t8[l]);
-    _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(t4[0], t4[2]), _mm256_add_ps(t4[1], t4[3])));
-  }
+  for (int d = 0; d < hd; d += 8)
+    _mm256_storeu_ps(out + d, v_f16 ? accumulate_chunk<true>(p, v, stride, first, last, d)
+                                    : accumulate_chunk<false>(p, v, stride, first, last, d));
 }
 
 // ggml-cpu x86 quantize_row_q8_0/q8_1 semantics (quants_ref.cpp, *_act): amax, d = amax/127,
@@ -516,6 +580,9 @@ SimdKernels simd_kernels_avx2() {
   k.q8_1_act = quantize_q8_1_act;
   k.swiglu = swiglu;
   k.attn_dot = attn_dot;
+  k.attn_dot16 = attn_dot16;
+  k.max_f32 = max_f32;
+  k.scale_f32 = scale_f32;
   k.exp_sum = exp_sum;
   k.attn_accumulate = attn_accumulate;
   return k;

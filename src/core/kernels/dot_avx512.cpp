@@ -361,6 +361,81 @@ float attn_dot(const float* q, const void* k, bool k_f16, int64_t n) {
   return sum;
 }
 
+// attn_dot for 16 transposed keys (OpsTable::attn_dot16): register i of attn_dot's lane l becomes lane i
+// of c[l]; the fold and the lane tree then run across the c[l] registers.
+void attn_dot16(const float* q, const float* kt, int64_t n, float scale, float* out) {
+  __m512 c[16];
+  for (int l = 0; l < 16; ++l) {
+    __m512 a[4];
+    for (int j = 0; j < 4; ++j) a[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n; b += 64)
+      for (int j = 0; j < 4; ++j) {
+        const int64_t e = b + 16 * j + l;
+        a[j] = _mm512_fmadd_ps(_mm512_set1_ps(q[e]), _mm512_loadu_ps(kt + e * 16), a[j]);
+      }
+    c[l] = _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3]));
+  }
+  __m512 t8[8], t4[4];
+  for (int l = 0; l < 8; ++l) t8[l] = _mm512_add_ps(c[l + 8], c[l]);
+  for (int l = 0; l < 4; ++l) t4[l] = _mm512_add_ps(t8[l + 4], t8[l]);
+  const __m512 s = _mm512_add_ps(_mm512_add_ps(t4[0], t4[2]), _mm512_add_ps(t4[1], t4[3]));
+  _mm512_storeu_ps(out, _mm512_mul_ps(s, _mm512_set1_ps(scale)));
+}
+
+// 16 x 16 floats transposed in registers: unpack pairs, shuffle quads, then exchange 128-bit lanes twice.
+inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+void attn_kt16(const void* k, bool k_f16, int64_t stride, int n_rows, int hd, float* kt) {
+  if (hd % 16 != 0) {
+    for (int i = 0; i < 16; ++i)
+      for (int e = 0; e < hd; ++e) kt[e * 16 + i] = i < n_rows ? kv1(k, k_f16, i * stride + e) : 0.0f;
+    return;
+  }
+  for (int e = 0; e < hd; e += 16) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < n_rows ? load_kv16(k, k_f16, i * stride + e) : _mm512_setzero_ps();
+    transpose16x16(r);
+    for (int i = 0; i < 16; ++i) _mm512_storeu_ps(kt + (e + i) * 16, r[i]);
+  }
+}
+
+float max_f32(const float* x, int64_t n) {
+  __m512 m = _mm512_set1_ps(-__builtin_inff());
+  for (int64_t i = 0; i < n; i += 16) m = _mm512_mask_max_ps(m, tail_mask(n - i), m, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  return _mm512_reduce_max_ps(m);
+}
+
+void scale_f32(float* x, int64_t n, float s, bool round_f16) {
+  const __m512 f = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), f);
+    if (round_f16) v = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm512_mask_storeu_ps(x + i, k, v);
+  }
+}
+
 double exp_sum(const float* x, float* out, int64_t n, float max) {
   const __m512 m = _mm512_set1_ps(max);
   double sum = 0.0;
@@ -373,10 +448,37 @@ double exp_sum(const float* x, float* out, int64_t n, float max) {
   return sum;
 }
 
+// One 16-wide column chunk of attn_accumulate: lane class l = j % 16 lives in register acc[l] (16
+// columns d at once), so each position costs one load and one FMA. Blocks of 16 positions; only the
+// first and last block can be partial (positions outside [first, last] are skipped, never read).
+template <bool kF16>
+__m512 accumulate_chunk(const float* p, const void* v, int64_t stride, int64_t first, int64_t last, int d) {
+  __m512 acc[16];
+  for (int l = 0; l < 16; ++l) acc[l] = _mm512_setzero_ps();
+  for (int64_t jb = first & ~int64_t(15); jb <= last; jb += 16) {
+    if (jb >= first && jb + 15 <= last) {
+#pragma GCC unroll 16
+      for (int l = 0; l < 16; ++l)
+        acc[l] = _mm512_fmadd_ps(load_kv16(v, kF16, (jb + l) * stride + d), _mm512_set1_ps(p[jb + l]), acc[l]);
+    } else {
+#pragma GCC unroll 16
+      for (int l = 0; l < 16; ++l) {
+        const int64_t j = jb + l;
+        if (j >= first && j <= last)
+          acc[l] = _mm512_fmadd_ps(load_kv16(v, kF16, j * stride + d), _mm512_set1_ps(p[j]), acc[l]);
+      }
+    }
+  }
+  // _mm512_reduce_add_ps's tree, lane-wise over d: (l + 8), then (l + 4), then (0 + 2) + (1 + 3)
+  __m512 t8[8], t4[4];
+  for (int l = 0; l < 8; ++l) t8[l] = _mm512_add_ps(acc[l + 8], acc[l]);
+  for (int l = 0; l < 4; ++l) t4[l] = _mm512_add_ps(t8[l + 4], t8[l]);
+  return _mm512_add_ps(_mm512_add_ps(t4[0], t4[2]), _mm512_add_ps(t4[1], t4[3]));
+}
+
 void attn_accumulate(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first, int64_t last,
                      int hd, float* out) {
-  constexpr int kMaxHd = 512;
-  if (hd % 16 != 0 || hd > kMaxHd) {
+  if (hd % 16 != 0) {
     for (int d = 0; d < hd; ++d) {
       float lanes[16] = {};
       for (int64_t j = first; j <= last; ++j)
@@ -385,22 +487,9 @@ void attn_accumulate(const float* p, const void* v, bool v_f16, int64_t stride, 
     }
     return;
   }
-  alignas(64) float acc[16][kMaxHd];
-  for (int l = 0; l < 16; ++l)
-    for (int d = 0; d < hd; d += 16) _mm512_store_ps(&acc[l][d], _mm512_setzero_ps());
-  for (int64_t j = first; j <= last; ++j) {
-    float* a = acc[j % 16];
-    const __m512 pj = _mm512_set1_ps(p[j]);
-    for (int d = 0; d < hd; d += 16)
-      _mm512_store_ps(a + d, _mm512_fmadd_ps(load_kv16(v, v_f16, j * stride + d), pj, _mm512_load_ps(a + d)));
-  }
-  // _mm512_reduce_add_ps's tree, lane-wise over d: (l + 8), then (l + 4), then (0 + 2) + (1 + 3)
-  for (int d = 0; d < hd; d += 16) {
-    __m512 t8[8], t4[4];
-    for (int l = 0; l < 8; ++l) t8[l] = _mm512_add_ps(_mm512_load_ps(&acc[l + 8][d]), _mm512_load_ps(&acc[l][d]));
-    for (int l = 0; l < 4; ++l) t4[l] = _mm512_add_ps(t8[l + 4], t8[l]);
-    _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t4[0], t4[2]), _mm512_add_ps(t4[1], t4[3])));
-  }
+  for (int d = 0; d < hd; d += 16)
+    _mm512_storeu_ps(out + d, v_f16 ? accumulate_chunk<true>(p, v, stride, first, last, d)
+                                    : accumulate_chunk<false>(p, v, stride, first, last, d));
 }
 
 // ggml-cpu x86 quantize_row_q8_0/q8_1 semantics (quants_ref.cpp, *_act), 16 lanes at a time.
@@ -461,6 +550,10 @@ SimdKernels simd_kernels_avx512(bool with_bf16) {
   k.q8_1_act = quantize_q8_1_act;
   k.swiglu = swiglu;
   k.attn_dot = attn_dot;
+  k.attn_dot16 = attn_dot16;
+  k.attn_kt16 = attn_kt16;
+  k.max_f32 = max_f32;
+  k.scale_f32 = scale_f32;
   k.exp_sum = exp_sum;
   k.attn_accumulate = attn_accumulate;
   return k;

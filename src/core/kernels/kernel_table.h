@@ -79,6 +79,18 @@ struct OpsTable {
   // (0+2, 1+3, 0+1), then the 16-lane tree; a tail of n % 64 added one by one with FMA. k is f32, or f16 when
   // k_f16 (q then holds values already rounded to f16, as ggml converts q to K's type).
   float (*attn_dot)(const float* q, const void* k, bool k_f16, int64_t n) = nullptr;
+  // out[i] = attn_dot(q, key i) * scale for 16 keys at once, bit for bit, from keys stored transposed:
+  // kt[e * 16 + i] = element e of key i (f32), n a multiple of 64. The keys sit in the lanes, so the 16
+  // dots need no horizontal sums: the same products, the same fold and the same 16-lane tree, done
+  // across registers instead of within one. (attention.cpp uses it to score a block of queries.)
+  void (*attn_dot16)(const float* q, const float* kt, int64_t n, float scale, float* out) = nullptr;
+  // kt[e * 16 + i] = element e of row i (k + i * stride, f16 when k_f16, else f32), e < hd, i < 16;
+  // rows n_rows..15 are zeros (never read). The layout attn_dot16 takes.
+  void (*attn_kt16)(const void* k, bool k_f16, int64_t stride, int n_rows, int hd, float* kt) = nullptr;
+  // max of x[0..n) (-inf when n == 0), and x[i] = x[i] * s, rounded to f16 when round_f16: the
+  // softmax's maximum and normalisation, exact in any order.
+  float (*max_f32)(const float* x, int64_t n) = nullptr;
+  void (*scale_f32)(float* x, int64_t n, float s, bool round_f16) = nullptr;
   // out[i] = exp(x[i] - max) (ggml_v_expf) for i < n, returning the sum as ggml_vec_soft_max_f32:
   // per chunk of 16 the lane tree, added in double. The last chunk's missing lanes count as 0
   // (as llama.cpp's -inf masked scores).

@@ -1,4 +1,5 @@
 // Scalar reference element-wise ops (signatures and formulas in kernel_table.h, OpsTable).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -107,6 +108,41 @@ float attn_dot_ref(const float* q, const void* k, bool k_f16, int64_t n) {
   return sum;
 }
 
+void attn_dot16_ref(const float* q, const float* kt, int64_t n, float scale, float* out) {
+  // attn_dot_ref's acc[j][l] for key i is c[l][i] after its fold; n % 64 == 0, so no tail.
+  float c[16][16];
+  for (int l = 0; l < 16; ++l)
+    for (int i = 0; i < 16; ++i) {
+      float acc[4] = {};
+      for (int64_t b = 0; b < n; b += 64)
+        for (int j = 0; j < 4; ++j) {
+          const int64_t e = b + 16 * j + l;
+          acc[j] = std::fma(q[e], kt[e * 16 + i], acc[j]);
+        }
+      c[l][i] = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    }
+  for (int i = 0; i < 16; ++i) {
+    float lanes[16];
+    for (int l = 0; l < 16; ++l) lanes[l] = c[l][i];
+    out[i] = lane_tree_ref(lanes) * scale;
+  }
+}
+
+void attn_kt16_ref(const void* k, bool k_f16, int64_t stride, int n_rows, int hd, float* kt) {
+  for (int i = 0; i < 16; ++i)
+    for (int e = 0; e < hd; ++e) kt[e * 16 + i] = i < n_rows ? kv_value(k, k_f16, i * stride + e) : 0.0f;
+}
+
+float max_f32_ref(const float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  return mx;
+}
+
+void scale_f32_ref(float* x, int64_t n, float s, bool round_f16) {
+  for (int64_t i = 0; i < n; ++i) x[i] = round_f16 ? fp16_round(x[i] * s) : x[i] * s;
+}
+
 double exp_sum_ref(const float* x, float* out, int64_t n, float max) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; i += 16) {
@@ -135,6 +171,10 @@ void install_ops_scalar(OpsTable& ops) {
   ops.gelu_tanh = gelu_tanh_ref;
   ops.swiglu = swiglu_ref;
   ops.attn_dot = attn_dot_ref;
+  ops.attn_dot16 = attn_dot16_ref;
+  ops.attn_kt16 = attn_kt16_ref;
+  ops.max_f32 = max_f32_ref;
+  ops.scale_f32 = scale_f32_ref;
   ops.exp_sum = exp_sum_ref;
   ops.attn_accumulate = attn_accumulate_ref;
 }

@@ -28,15 +28,17 @@ struct KvView {
 
 // q:   [n_tokens, n_head, head_dim], token t at position pos0 + t (its keys must already be cached)
 // out: [n_tokens, n_head, head_dim]
-// scratch: at least attention_scratch_floats(pos0 + n_tokens, head_dim) floats
+// scratch: at least attention_scratch_floats(p, n_tokens, pos0 + n_tokens) floats
 //
 // The arithmetic is llama.cpp's (no flash attention): scores q.k as ggml_vec_dot_f32, times scale,
 // softmax with ggml's expf and double sum, then the V sum in llamafile sgemm's order; with an F16
 // cache q and the probabilities are rounded to f16 first, as ggml converts them to the cache type.
-// The kernels come from `ops` (kernel_table.h), so every ISA gives the same bits.
+// The kernels come from `ops` (kernel_table.h), so every ISA gives the same bits. Prompt batches score
+// 16 keys per call (attn_dot16, keys transposed a chunk at a time, shared by a block of queries and the
+// heads of a KV group); one token at a time goes key by key (attn_dot). Both give the same bits.
 void attention_heads(const OpsTable& ops, const AttentionParams& p, const float* q, int n_tokens,
                      int64_t pos0, const KvView& kv, float* out, int head_begin, int head_end,
                      float* scratch);
-int64_t attention_scratch_floats(int64_t n_pos, int head_dim);
+int64_t attention_scratch_floats(const AttentionParams& p, int n_tokens, int64_t n_pos);
 
 }  // namespace pj::ops

@@ -100,7 +100,7 @@ void LlmSession::attention_layer(int64_t il, int64_t n) {
   ap.window = swa ? int(h.sliding_window) : 0;
   ops::KvView kv{kc, vc, opts_.kv_type, KV};
   const int64_t n_threads = ctx_.pool().size();
-  const int64_t span = ops::attention_scratch_floats(n_past_ + n, int(D));
+  const int64_t span = ops::attention_scratch_floats(ap, int(n), n_past_ + n);
   scratch_.resize(size_t(n_threads) * size_t(span));
   ctx_.pool().parallel_for(h.n_head, [&](int64_t b, int64_t e, int tid) {
     ops::attention_heads(ctx_.ops(), ap, q_.data(), int(n), n_past_, kv, att_.data(), int(b), int(e),
