@@ -156,11 +156,39 @@ struct FloatTile {
 // by fma in a float, result hsum(acc) + mins).
 // Policy P: Block, Act, kOffset (weights are stored as unsigned value + kOffset... i.e. the signed
 // value is u - kOffset; 0: unsigned weights as in Q4_1/Q5_1), kMin, and u(block) -> unsigned bytes.
+// Four fp16 scales (missing ones 0) -> four floats in one conversion; the integer packing runs on
+// the scalar ports, which the vector work leaves idle.
+inline __m128 fp16x4(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(a | (b << 16) | (c << 32) | (d << 48))));
+}
+// Lane i of each 128-bit half, in all four lanes of that half (i < 4; a constant once unrolled).
+inline __m256 lane4(__m256 v, int i) {
+  switch (i) {
+    case 0: return _mm256_permute_ps(v, 0x00);
+    case 1: return _mm256_permute_ps(v, 0x55);
+    case 2: return _mm256_permute_ps(v, 0xAA);
+    default: return _mm256_permute_ps(v, 0xFF);
+  }
+}
+template <int N, typename B>
+inline __m256 scales4(const B* const* p, int64_t b) {
+  uint64_t h[4] = {0, 0, 0, 0};
+#pragma GCC unroll 4
+  for (int i = 0; i < N; ++i) h[i] = p[i][b].d;
+  const __m128 v = fp16x4(h[0], h[1], h[2], h[3]);
+  return _mm256_set_m128(v, v);
+}
+
 template <typename P>
 struct QuantTile {
   static constexpr int kR = 4, kC = 4;  // kC <= 4: the min terms use one 4-lane vector per row
   template <int R, int C>
   static void tile(const TileArgs& a) {
+    if (a.prefetch) tile_impl<R, C, true>(a);
+    else tile_impl<R, C, false>(a);
+  }
+  template <int R, int C, bool kPrefetch>
+  static void tile_impl(const TileArgs& a) {
     using W = typename P::Block;
     using A = typename P::Act;
     const W* x[R];
@@ -180,17 +208,17 @@ struct QuantTile {
     const int64_t nb = a.n / kQK;
     for (int64_t b = 0; b < nb; ++b) {
       __m256i qy[C], start[C];
-      __m256 dy[C];
 #pragma GCC unroll 16
       for (int j = 0; j < C; ++j) {
         qy[j] = load32(y[j][b].qs);
-        dy[j] = _mm256_set1_ps(fp16(y[j][b].d));
         if constexpr (P::kOffset != 0)
           start[j] = _mm256_sub_epi32(_mm256_setzero_si256(),
                                       _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(char(P::kOffset)), qy[j]));
         else
           start[j] = _mm256_setzero_si256();
       }
+      // d_y of the C columns and d_x of the R rows, in lanes 0..3 of both halves
+      const __m256 dy = scales4<C>(y, b), dx = scales4<R>(x, b);
       __m128 sy = _mm_setzero_ps();
       if constexpr (P::kMin) {
         float s[4] = {0, 0, 0, 0};
@@ -200,13 +228,14 @@ struct QuantTile {
       }
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        if (a.prefetch) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + a.prefetch, _MM_HINT_T0);
+        if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + a.prefetch, _MM_HINT_T0);
         const __m256i u = P::u(x[r][b]);
-        const __m256 dx = _mm256_set1_ps(fp16(x[r][b].d));
+        // lane j: d_x * d_y[j], the same float product as the dot's
+        const __m256 d = _mm256_mul_ps(lane4(dx, r), dy);
 #pragma GCC unroll 16
         for (int j = 0; j < C; ++j) {
           const __m256i sum = _mm256_dpbusd_epi32(start[j], u, qy[j]);
-          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dx, dy[j]), acc[r][j]);
+          acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), lane4(d, j), acc[r][j]);
         }
         if constexpr (P::kMin) mins[r] = _mm_fmadd_ps(_mm_set1_ps(fp16(x[r][b].m)), sy, mins[r]);
       }
