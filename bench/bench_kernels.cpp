@@ -94,7 +94,8 @@ void register_dot_benchmarks(pj::KernelContext& setup) {
 
 void register_gemm_benchmarks(pj::KernelContext& setup) {
   using T = pj::GgmlType;
-  const T types[] = {T::F32, T::F16, T::Q8_0, T::Q4_0, T::Q4_1, T::Q5_0, T::Q5_1, T::Q4_K, T::Q5_K, T::Q6_K};
+  const T types[] = {T::F32,  T::F16,  T::Q8_0,   T::Q4_0,  T::Q4_1,  T::Q5_0,  T::Q5_1,
+                     T::Q4_K, T::Q5_K, T::Q6_K, T::IQ4_NL, T::IQ4_XS, T::IQ3_S, T::IQ3_XXS, T::IQ2_S};
   const int64_t rows = 576, cols = 1536, n = 512;
   static std::map<int, Weights> weights;  // benchmark data, alive until main returns
   static std::vector<float> x;
