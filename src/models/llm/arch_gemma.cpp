@@ -9,7 +9,9 @@
 #include "core/base/error.h"
 #include "core/base/half.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace pj::llm {
 
@@ -66,14 +68,42 @@ void configure_gemma3(const gguf::File& f, LlmHparams& h) {
   gemma_attention_scale(f, h, 62);
 }
 
-void geglu_ggml(const float* gate, const float* up, float* out, int64_t n) {
-  // ggml-cpu/vec.h: ggml_vec_geglu_f32 (GGML_GELU_FP16) with ggml_table_gelu_f16[i] =
-  // fp16(ggml_gelu_f32(f32(i))), ggml_gelu_f32(x) = 0.5f*x*(1.0f + tanhf(SQRT_2_OVER_PI*x*(1.0f + GELU_COEF_A*x*x))).
-  // Computed here per element instead of from a 64K table; same values. The F16 rounding of both the
-  // input and the output is a relative change of up to 2^-11, which 18 layers of 8-bit activation
-  // quantization would amplify to percent-level logit differences if we used the float formula.
+namespace {
+
+// ggml-cpu/vec.h: ggml_vec_geglu_f32 (GGML_GELU_FP16) looks GELU up in ggml_table_gelu_f16[i] =
+// fp16(ggml_gelu_f32(f32(i))), ggml_gelu_f32(x) = 0.5f*x*(1.0f + tanhf(SQRT_2_OVER_PI*x*(1.0f + GELU_COEF_A*x*x))),
+// for -10 < x < 10 (0 below, x above). The F16 rounding of both the input and the output is a relative
+// change of up to 2^-11, which 18 layers of 8-bit activation quantization would amplify to percent-level
+// logit differences if we used the float formula, so we keep it.
+float gelu_f16_value(uint16_t h) {
   constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
   constexpr float kCoefA = 0.044715f;
+  const float f = fp16_to_f32(h);
+  // 1 + A x x as one fma: GCC contracts ggml's expression so (-ffp-contract=fast, the default for
+  // gnu11 with -march=native); the plain form differs in the last bit for some inputs, which the F16
+  // rounding can turn into a whole F16 step (seen at x = -1.999).
+  const float g = 0.5f * f * (1.0f + std::tanh(kSqrt2OverPi * f * std::fma(kCoefA * f, f, 1.0f)));
+  return fp16_to_f32(f32_to_fp16(g));
+}
+
+// The table over the F16 values of magnitude <= 10 (0x4900; inputs in (-10, 10) round to those), as
+// floats: index m for +m, kSize + m for -m. Built once per process, read-only afterwards.
+struct GeluTable {
+  static constexpr uint32_t kTen = 0x4900, kSize = kTen + 1;
+  std::vector<float> v;
+  GeluTable() : v(2 * size_t(kSize)) {
+    for (uint32_t m = 0; m < kSize; ++m) {
+      v[m] = gelu_f16_value(uint16_t(m));
+      v[kSize + m] = gelu_f16_value(uint16_t(0x8000u | m));
+    }
+  }
+};
+
+}  // namespace
+
+void geglu_ggml(const float* gate, const float* up, float* out, int64_t n) {
+  static const GeluTable table;  // immutable after construction (thread-safe initialisation)
+  const float* t = table.v.data();
   for (int64_t i = 0; i < n; ++i) {
     const float x = gate[i];
     float y;
@@ -82,12 +112,11 @@ void geglu_ggml(const float* gate, const float* up, float* out, int64_t n) {
     } else if (x >= 10.0f) {
       y = x * up[i];
     } else {
-      const float f = fp16_to_f32(f32_to_fp16(x));
-      // 1 + A x x as one fma: GCC contracts ggml's expression so (-ffp-contract=fast, the default for
-      // gnu11 with -march=native); the plain form differs in the last bit for some inputs, which the F16
-      // rounding below can turn into a whole F16 step (seen at x = -1.999).
-      const float g = 0.5f * f * (1.0f + std::tanh(kSqrt2OverPi * f * std::fma(kCoefA * f, f, 1.0f)));
-      y = fp16_to_f32(f32_to_fp16(g)) * up[i];
+      const uint16_t h = f32_to_fp16(x);
+      const uint32_t m = h & 0x7fffu;
+      const float g = m > GeluTable::kTen ? gelu_f16_value(h)  // NaN
+                                          : t[(h & 0x8000u ? GeluTable::kSize : 0u) + m];
+      y = g * up[i];
     }
     out[i] = y;
   }
