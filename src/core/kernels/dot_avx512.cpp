@@ -124,25 +124,51 @@ void dot4_q4_1_q8_1(int64_t n, const void* vx, size_t row_bytes, const void* vy,
                                     dot_u8_s8, true);
 }
 
+// Four rows of a type stored as unsigned bytes u = value + kOffset (Q8_0 with the sign bit flipped,
+// Q4_0/Q5_0 nibbles as stored) against Q8_0: one vpdpbusd per row and block, starting from
+// -kOffset * (sum of 4 activation bytes) per lane, computed once per block for the four rows: the same
+// exact int32 lane sums as dot_s8_s8's. The four d_x convert in one vcvtph2ps and multiply d_y in one
+// vector multiply (the same float products). Then dot_blocks' fma and hsum, so the same bits.
+inline __m128 fp16x4(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(a | (b << 16) | (c << 32) | (d << 48))));
+}
+template <typename Block, int kOffset, typename Unsigned>
+inline void dot4_offset(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out, Unsigned u) {
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  const Block* x[4];
+  for (int r = 0; r < 4; ++r) x[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(vx) + r * row_bytes);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256i qy = load32(y[b].qs);
+    const __m256i start =
+        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(char(kOffset)), qy));
+    const __m128 d4 = _mm_mul_ps(fp16x4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d), _mm_set1_ps(fp16(y[b].d)));
+    const __m256 d = _mm256_set_m128(d4, d4);
+    const __m256 dr[4] = {_mm256_permute_ps(d, 0x00), _mm256_permute_ps(d, 0x55), _mm256_permute_ps(d, 0xAA),
+                          _mm256_permute_ps(d, 0xFF)};
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      prefetch_ahead(&x[r][b], row_bytes);
+      const __m256i sum = _mm256_dpbusd_epi32(start, u(x[r][b]), qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), dr[r], acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
+}
+
 void dot4_q8_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
-  dot4_blocks<BlockQ8_0, BlockQ8_0>(n, vx, row_bytes, vy, out, [](const BlockQ8_0& b) { return load32(b.qs); },
-                                    dot_s8_s8, false);
+  dot4_offset<BlockQ8_0, 128>(n, vx, row_bytes, vy, out,
+                              [](const BlockQ8_0& b) { return _mm256_xor_si256(load32(b.qs), _mm256_set1_epi8(char(0x80))); });
 }
 
 void dot4_q4_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
-  dot4_blocks<BlockQ4_0, BlockQ8_0>(
-      n, vx, row_bytes, vy, out,
-      [](const BlockQ4_0& b) { return _mm256_sub_epi8(unpack_nibbles(b.qs), _mm256_set1_epi8(8)); }, dot_s8_s8,
-      false);
+  dot4_offset<BlockQ4_0, 8>(n, vx, row_bytes, vy, out, [](const BlockQ4_0& b) { return unpack_nibbles(b.qs); });
 }
 
 void dot4_q5_0_q8_0(int64_t n, const void* vx, size_t row_bytes, const void* vy, float* out) {
-  dot4_blocks<BlockQ5_0, BlockQ8_0>(
-      n, vx, row_bytes, vy, out,
-      [](const BlockQ5_0& b) {
-        return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b.qs), unpack_high_bits(b.qh)), _mm256_set1_epi8(16));
-      },
-      dot_s8_s8, false);
+  dot4_offset<BlockQ5_0, 16>(n, vx, row_bytes, vy, out, [](const BlockQ5_0& b) {
+    return _mm256_or_si256(unpack_nibbles(b.qs), unpack_high_bits(b.qh));
+  });
 }
 
 float dot_q5_0_q8_0(int64_t n, const void* vx, const void* vy) {
