@@ -234,7 +234,7 @@ TEST_P(IquantsSimd, OptimisedDotsInstalled) {
 // The tile kernels (TypeTraits::gemm) of the 256-element IQ types: every output equals the one-row
 // SIMD dot of the same table bit for bit (that dot equals ggml's order, tests above), on random bytes
 // in every field (all grid points, sign patterns, scales), random scales, full int8 activations, for
-// mr / nr that are not multiples of the micro-tiles (AVX2 3 x 2, AVX-512 4 x 4), super-block counts
+// mr / nr that are not multiples of the micro-tiles (AVX2 3 x 3, AVX-512 4 x 4), super-block counts
 // across the decode chunk (4), nr across the 128-row column block, written into ldo > mr with the
 // other elements untouched.
 TEST_P(IquantsSimd, TilesEqualOneRowDotBitForBit) {
