@@ -79,6 +79,7 @@ TEST(Attention, PromptBatchEqualsTokenByToken) {
       {4, 1, 256, 24, 0.0f, 5, 70},    // its sliding window, shorter than the prompt
       {8, 4, 128, 0, 50.0f, 3, 33},    // Gemma-2 style soft-capping
       {2, 2, 80, 0, 0.0f, 0, 12},      // a head size the batched kernel does not take (one-row path)
+      {4, 1, 256, 0, 0.0f, 4090, 10},  // V too large to copy into f32 slices: read from the cache rows
   };
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
     if (!isa_available(isa)) continue;

@@ -86,6 +86,7 @@ void overlay(KernelTable& t, const SimdKernels& k) {
   if (k.attn_dot16) t.ops.attn_dot16 = k.attn_dot16;
   if (k.attn_kt16) t.ops.attn_kt16 = k.attn_kt16;
   if (k.max_f32) t.ops.max_f32 = k.max_f32;
+  if (k.f16_to_f32) t.ops.f16_to_f32 = k.f16_to_f32;
   if (k.scale_f32) t.ops.scale_f32 = k.scale_f32;
   if (k.exp_sum) t.ops.exp_sum = k.exp_sum;
   if (k.attn_accumulate) t.ops.attn_accumulate = k.attn_accumulate;

@@ -452,6 +452,13 @@ float max_f32(const float* x, int64_t n) {
   return _mm512_reduce_max_ps(m);
 }
 
+void f16_to_f32(const uint16_t* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, x + i)));
+  }
+}
+
 void scale_f32(float* x, int64_t n, float s, bool round_f16) {
   const __m512 f = _mm512_set1_ps(s);
   for (int64_t i = 0; i < n; i += 16) {
@@ -477,21 +484,31 @@ double exp_sum(const float* x, float* out, int64_t n, float max) {
 // One 16-wide column chunk of attn_accumulate: lane class l = j % 16 lives in register acc[l] (16
 // columns d at once), so each position costs one load and one FMA. Blocks of 16 positions; only the
 // first and last block can be partial (positions outside [first, last] are skipped, never read).
-template <bool kF16>
+// kStride > 0: the row stride is that constant (attention's 16-column slices of V), so the 16 rows of
+// a block are constant offsets from one pointer; 0: the runtime `stride`.
+template <bool kF16, int kStride = 0>
 __m512 accumulate_chunk(const float* p, const void* v, int64_t stride, int64_t first, int64_t last, int d) {
   __m512 acc[16];
   for (int l = 0; l < 16; ++l) acc[l] = _mm512_setzero_ps();
+  const size_t es = kF16 ? 2 : 4;
+  if constexpr (kStride > 0) stride = kStride;
+  const size_t row = size_t(stride) * es;
   for (int64_t jb = first & ~int64_t(15); jb <= last; jb += 16) {
+    const uint8_t* vp = static_cast<const uint8_t*>(v) + (size_t(jb) * size_t(stride) + size_t(d)) * es;
     if (jb >= first && jb + 15 <= last) {
 #pragma GCC unroll 16
-      for (int l = 0; l < 16; ++l)
-        acc[l] = _mm512_fmadd_ps(load_kv16(v, kF16, (jb + l) * stride + d), _mm512_set1_ps(p[jb + l]), acc[l]);
+      for (int l = 0; l < 16; ++l, vp += row)
+        acc[l] = _mm512_fmadd_ps(load_kv16(vp, kF16, 0), _mm512_set1_ps(p[jb + l]), acc[l]);
     } else {
+      // positions outside [first, last]: a zero mask keeps acc[l] as it is and loads nothing
 #pragma GCC unroll 16
-      for (int l = 0; l < 16; ++l) {
+      for (int l = 0; l < 16; ++l, vp += row) {
         const int64_t j = jb + l;
-        if (j >= first && j <= last)
-          acc[l] = _mm512_fmadd_ps(load_kv16(v, kF16, j * stride + d), _mm512_set1_ps(p[j]), acc[l]);
+        const bool in = j >= first && j <= last;
+        const __mmask16 k = in ? __mmask16(0xffff) : __mmask16(0);
+        const __m512 vv = kF16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, vp))
+                               : _mm512_maskz_loadu_ps(k, reinterpret_cast<const float*>(vp));
+        acc[l] = _mm512_mask3_fmadd_ps(vv, _mm512_set1_ps(in ? p[j] : 0.0f), acc[l], k);
       }
     }
   }
@@ -511,6 +528,10 @@ void attn_accumulate(const float* p, const void* v, bool v_f16, int64_t stride, 
         lanes[j % 16] = __builtin_fmaf(kv1(v, v_f16, j * stride + d), p[j], lanes[j % 16]);
       out[d] = _mm512_reduce_add_ps(_mm512_loadu_ps(lanes));
     }
+    return;
+  }
+  if (!v_f16 && stride == 16 && hd == 16) {
+    _mm512_storeu_ps(out, accumulate_chunk<false, 16>(p, v, stride, first, last, 0));
     return;
   }
   for (int d = 0; d < hd; d += 16)
@@ -579,6 +600,7 @@ SimdKernels simd_kernels_avx512(bool with_bf16) {
   k.attn_dot16 = attn_dot16;
   k.attn_kt16 = attn_kt16;
   k.max_f32 = max_f32;
+  k.f16_to_f32 = f16_to_f32;
   k.scale_f32 = scale_f32;
   k.exp_sum = exp_sum;
   k.attn_accumulate = attn_accumulate;

@@ -90,6 +90,8 @@ struct OpsTable {
   // max of x[0..n) (-inf when n == 0), and x[i] = x[i] * s, rounded to f16 when round_f16: the
   // softmax's maximum and normalisation, exact in any order.
   float (*max_f32)(const float* x, int64_t n) = nullptr;
+  // out[i] = x[i] as float (exact), i < n.
+  void (*f16_to_f32)(const uint16_t* x, float* out, int64_t n) = nullptr;
   void (*scale_f32)(float* x, int64_t n, float s, bool round_f16) = nullptr;
   // out[i] = exp(x[i] - max) (ggml_v_expf) for i < n, returning the sum as ggml_vec_soft_max_f32:
   // per chunk of 16 the lane tree, added in double. The last chunk's missing lanes count as 0

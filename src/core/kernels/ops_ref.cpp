@@ -139,6 +139,10 @@ float max_f32_ref(const float* x, int64_t n) {
   return mx;
 }
 
+void f16_to_f32_ref(const uint16_t* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_f32(x[i]);
+}
+
 void scale_f32_ref(float* x, int64_t n, float s, bool round_f16) {
   for (int64_t i = 0; i < n; ++i) x[i] = round_f16 ? fp16_round(x[i] * s) : x[i] * s;
 }
@@ -174,6 +178,7 @@ void install_ops_scalar(OpsTable& ops) {
   ops.attn_dot16 = attn_dot16_ref;
   ops.attn_kt16 = attn_kt16_ref;
   ops.max_f32 = max_f32_ref;
+  ops.f16_to_f32 = f16_to_f32_ref;
   ops.scale_f32 = scale_f32_ref;
   ops.exp_sum = exp_sum_ref;
   ops.attn_accumulate = attn_accumulate_ref;

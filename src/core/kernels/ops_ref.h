@@ -18,6 +18,7 @@ float attn_dot_ref(const float* q, const void* k, bool k_f16, int64_t n);
 void attn_dot16_ref(const float* q, const float* kt, int64_t n, float scale, float* out);
 void attn_kt16_ref(const void* k, bool k_f16, int64_t stride, int n_rows, int hd, float* kt);
 float max_f32_ref(const float* x, int64_t n);
+void f16_to_f32_ref(const uint16_t* x, float* out, int64_t n);
 void scale_f32_ref(float* x, int64_t n, float s, bool round_f16);
 double exp_sum_ref(const float* x, float* out, int64_t n, float max);
 void attn_accumulate_ref(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first,

@@ -28,6 +28,7 @@ struct SimdKernels {
   void (*attn_dot16)(const float* q, const float* kt, int64_t n, float scale, float* out);
   void (*attn_kt16)(const void* k, bool k_f16, int64_t stride, int n_rows, int hd, float* kt);
   float (*max_f32)(const float* x, int64_t n);
+  void (*f16_to_f32)(const uint16_t* x, float* out, int64_t n);
   void (*scale_f32)(float* x, int64_t n, float s, bool round_f16);
   double (*exp_sum)(const float* x, float* out, int64_t n, float max);
   void (*attn_accumulate)(const float* p, const void* v, bool v_f16, int64_t stride, int64_t first,

@@ -13,8 +13,20 @@ namespace {
 // keys transposed at a time (a chunk of kt stays in L1/L2 while every query of the block scores it).
 constexpr int64_t kQueryBlock = 32;
 constexpr int64_t kKeyChunk = 64;
+constexpr int kValueCols = 16;  // V columns summed per pass (head_dim is a multiple of 64 here)
 // Below this many query rows per KV head the transposition costs more than it saves (generation).
 constexpr int64_t kMinBatchRows = 8;
+// One KV head's V is copied once per call, as f32 in slices of kValueCols columns ([slice][position][16]),
+// when it takes at most this many floats (4 MiB): the V sums then read 64 contiguous bytes per
+// position and no conversions (an F16 cache) instead of a strided row for every query.
+constexpr int64_t kMaxVf32 = int64_t(1) << 20;
+
+// One KV head's V rows as finish_row reads them.
+struct VRows {
+  const uint8_t* base;  // row 0 of this head
+  bool f16;
+  int64_t stride;       // elements between positions
+};
 
 int64_t round16(int64_t n) { return (n + 15) & ~int64_t(15); }
 
@@ -24,14 +36,17 @@ bool batched(const OpsTable& ops, const AttentionParams& p, int n_tokens) {
 
 // The part after the scores, shared by both paths: s[first..pos] holds the scaled scores (soft-capped
 // already); masks, softmax in ggml's order, the V sum.
-void finish_row(const OpsTable& ops, const KvView& kv, const uint8_t* vb, size_t es, int64_t kv_off, int hd,
-                int64_t first, int64_t pos, float* s, float* o) {
+void softmax_row(const OpsTable& ops, const KvView& kv, int64_t first, int64_t pos, float* s) {
   const float mx = ops.max_f32(s + first, pos + 1 - first);
   for (int64_t j = 0; j < first; ++j) s[j] = -INFINITY;  // masked, as llama.cpp's -inf mask
   const double sum = ops.exp_sum(s, s, pos + 1, mx);
   const bool f16 = kv.type == KvType::f16;
   ops.scale_f32(s + first, pos + 1 - first, float(1.0 / sum), f16);  // probabilities as ggml converts them
-  ops.attn_accumulate(s, vb + size_t(kv_off) * es, f16, kv.row_stride, first, pos, hd, o);
+}
+void finish_row(const OpsTable& ops, const KvView& kv, const VRows& v, int hd, int64_t first, int64_t pos,
+                float* s, float* o) {
+  softmax_row(ops, kv, first, pos, s);
+  ops.attn_accumulate(s, v.base, v.f16, v.stride, first, pos, hd, o);
 }
 
 // One query row at a time, one attn_dot per key (generation, or head sizes attn_dot16 does not take).
@@ -60,7 +75,8 @@ void attention_rows(const OpsTable& ops, const AttentionParams& p, const float* 
         if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
         s[j] = sc;
       }
-      finish_row(ops, kv, vb, es, kv_off, hd, first, pos, s, out + (int64_t(t) * p.n_head + h) * hd);
+      finish_row(ops, kv, VRows{vb + size_t(kv_off) * es, f16, kv.row_stride}, hd, first, pos, s,
+                 out + (int64_t(t) * p.n_head + h) * hd);
     }
   }
 }
@@ -80,12 +96,28 @@ void attention_batched(const OpsTable& ops, const AttentionParams& p, const floa
   float* kt = scratch;                              // kKeyChunk keys x hd, transposed in blocks of 16
   float* qr = kt + kKeyChunk * hd;                  // kQueryBlock * group rows of q (rounded to f16)
   float* sc = qr + kQueryBlock * group * hd;        // their score rows, n_pos each
+  float* vf = sc + kQueryBlock * group * n_pos;     // V of one KV head as f32 slices (when it fits kMaxVf32)
+  const int64_t n_keys = pos0 + n_tokens;
+  const bool v_slices = n_keys * hd <= kMaxVf32;
   auto first_of = [&](int64_t pos) { return p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : int64_t(0); };
 
   for (int g = head_begin / group; g * group < head_end; ++g) {
     const int h0 = std::max(head_begin, g * group), h1 = std::min(head_end, (g + 1) * group);
     const int nh = h1 - h0;
     const int64_t kv_off = int64_t(g) * hd;
+    const VRows v{vb + size_t(kv_off) * es, f16, kv.row_stride};
+    if (v_slices) {
+      const int64_t from = first_of(pos0);  // no query of this call looks further back
+      for (int64_t j = from; j < n_keys; ++j)
+        for (int d0 = 0; d0 < hd; d0 += kValueCols) {
+          float* dst = vf + (int64_t(d0) * n_keys + j * kValueCols);
+          if (f16)
+            ops.f16_to_f32(reinterpret_cast<const uint16_t*>(vb) + j * kv.row_stride + kv_off + d0, dst, kValueCols);
+          else
+            std::memcpy(dst, reinterpret_cast<const float*>(vb) + j * kv.row_stride + kv_off + d0,
+                        kValueCols * sizeof(float));
+        }
+    }
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kQueryBlock) {
       const int64_t t1 = std::min<int64_t>(n_tokens, t0 + kQueryBlock);
       for (int64_t t = t0; t < t1; ++t)
@@ -120,7 +152,20 @@ void attention_batched(const OpsTable& ops, const AttentionParams& p, const floa
           float* s = sc + ((t - t0) * nh + (h - h0)) * n_pos;
           if (p.softcap > 0)
             for (int64_t j = first; j <= pos; ++j) s[j] = p.softcap * std::tanh(s[j] / p.softcap);
-          finish_row(ops, kv, vb, es, kv_off, hd, first, pos, s, out + (t * p.n_head + h) * hd);
+          softmax_row(ops, kv, first, pos, s);
+        }
+      }
+      // The V sums 16 columns at a time for every row of the block, so that those columns of V (one
+      // cache line per position) stay in L1 while the block's rows pass over them; each output column
+      // depends on its own V column only, so this is attn_accumulate's arithmetic unchanged.
+      for (int d0 = 0; d0 < hd; d0 += kValueCols) {
+        const VRows slice = v_slices ? VRows{reinterpret_cast<const uint8_t*>(vf + int64_t(d0) * n_keys), false, kValueCols}
+                                     : VRows{v.base + size_t(d0) * es, v.f16, v.stride};
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t pos = pos0 + t, first = first_of(pos);
+          for (int h = h0; h < h1; ++h)
+            ops.attn_accumulate(sc + ((t - t0) * nh + (h - h0)) * n_pos, slice.base, slice.f16, slice.stride, first,
+                                pos, kValueCols, out + (t * p.n_head + h) * hd + d0);
         }
       }
     }
@@ -132,7 +177,8 @@ void attention_batched(const OpsTable& ops, const AttentionParams& p, const floa
 int64_t attention_scratch_floats(const AttentionParams& p, int n_tokens, int64_t n_pos) {
   const int64_t rows = round16(n_pos) + int64_t(p.head_dim);  // the one-row path: scores + one q row
   const int64_t group = p.n_head / std::max(1, p.n_head_kv);
-  const int64_t blocked = kKeyChunk * p.head_dim + kQueryBlock * group * (p.head_dim + round16(n_pos) + 16);
+  int64_t blocked = kKeyChunk * p.head_dim + kQueryBlock * group * (p.head_dim + round16(n_pos) + 16);
+  if (n_pos * p.head_dim <= kMaxVf32) blocked += n_pos * p.head_dim;  // V as f32 slices
   return n_tokens * group >= kMinBatchRows ? std::max(rows, blocked) : rows;
 }
 
