@@ -2,6 +2,8 @@
 // closed-form values.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cmath>
 
 #include "core/kernels/context.h"
@@ -23,6 +25,26 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want)
   double scale = 0;
   for (float v : want) scale = std::max(scale, double(std::fabs(v)));
   for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], kTol * scale + 1e-30) << "index " << i;
+}
+
+// rms_norm_rows interleaves rows for speed; each row must still be exactly rms_norm's (llama.cpp order).
+TEST(Ops, RmsNormRowsEqualsRowByRow) {
+  for (Isa isa : test::available_isas()) {
+    const OpsTable& ops = kernel_table(isa).ops;
+    for (int64_t rows : {1, 3, 4, 5, 9}) {
+      for (int64_t n : {1, 7, 64, 640}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " rows=" + std::to_string(rows) + " n=" + std::to_string(n));
+        const auto x = test::normal_floats(size_t(rows * n), uint32_t(rows * 1000 + n), 3.0f);
+        const auto w = test::normal_floats(size_t(n), uint32_t(n) + 5);
+        for (const float* wp : {w.data(), static_cast<const float*>(nullptr)}) {
+          std::vector<float> got(x.size()), want(x.size());
+          ops.rms_norm_rows(x.data(), wp, got.data(), rows, n, 1e-6f);
+          for (int64_t r = 0; r < rows; ++r) ops.rms_norm(x.data() + r * n, wp, want.data() + r * n, n, 1e-6f);
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+        }
+      }
+    }
+  }
 }
 
 TEST(Ops, EveryIsaMatchesScalar) {

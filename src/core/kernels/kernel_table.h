@@ -59,6 +59,9 @@ struct TypeTraits {
 struct OpsTable {
   // out = x / sqrt(mean(x^2) + eps) * w   (w may be nullptr: no scale)
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps) = nullptr;
+  // rms_norm of `rows` consecutive rows of n (the same bits; rows interleaved so that their serial
+  // double sums overlap instead of each waiting on its own add latency).
+  void (*rms_norm_rows)(const float* x, const float* w, float* out, int64_t rows, int64_t n, float eps) = nullptr;
   // out = (x - mean) / sqrt(var + eps) * w + b   (w, b may be nullptr)
   void (*layer_norm)(const float* x, const float* w, const float* b, float* out, int64_t n,
                      float eps) = nullptr;

@@ -6,6 +6,7 @@
 namespace pj {
 
 void rms_norm_ref(const float* x, const float* w, float* out, int64_t n, float eps);
+void rms_norm_rows_ref(const float* x, const float* w, float* out, int64_t rows, int64_t n, float eps);
 void layer_norm_ref(const float* x, const float* w, const float* b, float* out, int64_t n, float eps);
 void softmax_ref(const float* x, float* out, int64_t n);
 void silu_ref(const float* x, float* out, int64_t n);

@@ -47,7 +47,9 @@ void LlmSession::add_bias(const Weight& b, float* y, int64_t n) {
 void LlmSession::rms_norm_rows(const float* x, const Weight& w, float* out, int64_t n_rows, int64_t n) {
   const float* wd = static_cast<const float*>(w.data);
   const float eps = model_.hparams().norm_eps;
-  for (int64_t r = 0; r < n_rows; ++r) ctx_.ops().rms_norm(x + r * n, wd, out + r * n, n, eps);
+  const auto norm = ctx_.ops().rms_norm_rows;
+  if (n_rows < 8) return norm(x, wd, out, n_rows, n, eps);  // one token: not worth waking the pool
+  ctx_.pool().parallel_for(n_rows, [&](int64_t b, int64_t e, int) { norm(x + b * n, wd, out + b * n, e - b, n, eps); });
 }
 
 void LlmSession::attention_layer(int64_t il, int64_t n) {
