@@ -81,7 +81,7 @@ float dot_q4_1_q8_1(int64_t n, const void* vx, const void* vy) {
 // block is prefetched two row groups (8 rows) ahead (as dot_avx512.cpp; measured there). A prefetch
 // past the matrix's end is harmless (no fault).
 inline void prefetch_ahead(const void* block, size_t row_bytes) {
-  _mm_prefetch(static_cast<const char*>(block) + 8 * row_bytes, _MM_HINT_T0);
+  _mm_prefetch(static_cast<const char*>(block) + 8 * row_bytes, _MM_HINT_T1);  // into L2: see dot_avx512.cpp
 }
 
 // Four weight rows per pass over the activation; each row's arithmetic is dot_q4_1_q8_1's.

@@ -66,9 +66,12 @@ inline float dot_blocks(int64_t nb, Weights weights, Acts acts, Scale scale, Pro
 // The one-activation-row product streams the weights once per token; the four-row dots read four
 // rows side by side, which the hardware prefetchers follow poorly: each block is prefetched two row
 // groups (8 rows) ahead. Gemma-3-270M Q8_0 tg (its 262144 x 640 output matrix): 13.5 -> 21 t/s
-// (docs/performance.md, session 4). A prefetch past the matrix's end is harmless (no fault).
+// (docs/performance.md, session 4). Into L2 (T1), not L1: an L1 prefetch holds one of the core's few
+// fill buffers until the line arrives, which capped a single thread near 10 GB/s; L2 prefetches queue
+// deeper (session 5, alternating A/B: Gemma-3 Q8_0 tg 34.5 -> 36.7 t/s, Q4_K_M 37.5 -> 39.2). A
+// prefetch past the matrix's end is harmless (no fault).
 inline void prefetch_ahead(const void* block, size_t row_bytes) {
-  _mm_prefetch(static_cast<const char*>(block) + 8 * row_bytes, _MM_HINT_T0);
+  _mm_prefetch(static_cast<const char*>(block) + 8 * row_bytes, _MM_HINT_T1);
 }
 
 // Four weight rows per pass over the activation; each row's arithmetic is dot_blocks'.

@@ -198,7 +198,7 @@ struct QuantTile {
       }
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        if (a.prefetch) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + a.prefetch, _MM_HINT_T0);
+        if (a.prefetch) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + a.prefetch, _MM_HINT_T1);
         const __m256i u = P::u(x[r][b]);
         const __m256 dx = _mm256_set1_ps(fp16(x[r][b].d));
 #pragma GCC unroll 16

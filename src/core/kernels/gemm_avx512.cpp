@@ -228,7 +228,7 @@ struct QuantTile {
       }
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + a.prefetch, _MM_HINT_T0);
+        if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(&x[r][b]) + a.prefetch, _MM_HINT_T1);
         const __m256i u = P::u(x[r][b]);
         // lane j: d_x * d_y[j], the same float product as the dot's
         const __m256 d = _mm256_mul_ps(lane4(dx, r), dy);
