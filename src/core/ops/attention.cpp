@@ -21,7 +21,7 @@ constexpr int64_t kMinBatchRows = 8;
 // position and no conversions (an F16 cache) instead of a strided row for every query.
 constexpr int64_t kMaxVf32 = int64_t(1) << 20;
 
-// One KV head's V rows as finish_row reads them.
+// One KV head's V rows as the V sums read them.
 struct VRows {
   const uint8_t* base;  // row 0 of this head
   bool f16;
@@ -34,19 +34,18 @@ bool batched(const OpsTable& ops, const AttentionParams& p, int n_tokens) {
   return ops.attn_dot16 && p.head_dim % 64 == 0 && int64_t(n_tokens) * (p.n_head / p.n_head_kv) >= kMinBatchRows;
 }
 
-// The part after the scores, shared by both paths: s[first..pos] holds the scaled scores (soft-capped
-// already); masks, softmax in ggml's order, the V sum.
-void softmax_row(const OpsTable& ops, const KvView& kv, int64_t first, int64_t pos, float* s) {
+// The first key a query at position pos sees (the sliding window's start, else 0).
+int64_t first_key(const AttentionParams& p, int64_t pos) {
+  return p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+}
+
+// Shared by both paths: s[first..pos] holds the scaled scores (soft-capped already); masks and softmax
+// in ggml's order, the probabilities rounded to f16 for an F16 cache (as ggml converts them).
+void softmax_row(const OpsTable& ops, bool f16_cache, int64_t first, int64_t pos, float* s) {
   const float mx = ops.max_f32(s + first, pos + 1 - first);
   for (int64_t j = 0; j < first; ++j) s[j] = -INFINITY;  // masked, as llama.cpp's -inf mask
   const double sum = ops.exp_sum(s, s, pos + 1, mx);
-  const bool f16 = kv.type == KvType::f16;
-  ops.scale_f32(s + first, pos + 1 - first, float(1.0 / sum), f16);  // probabilities as ggml converts them
-}
-void finish_row(const OpsTable& ops, const KvView& kv, const VRows& v, int hd, int64_t first, int64_t pos,
-                float* s, float* o) {
-  softmax_row(ops, kv, first, pos, s);
-  ops.attn_accumulate(s, v.base, v.f16, v.stride, first, pos, hd, o);
+  ops.scale_f32(s + first, pos + 1 - first, float(1.0 / sum), f16_cache);
 }
 
 // One query row at a time, one attn_dot per key (generation, or head sizes attn_dot16 does not take).
@@ -62,7 +61,7 @@ void attention_rows(const OpsTable& ops, const AttentionParams& p, const float* 
   float* qr = scratch + round16(pos0 + n_tokens);  // q as ggml sees it (rounded to f16 for an F16 cache)
   for (int t = 0; t < n_tokens; ++t) {
     const int64_t pos = pos0 + t;
-    const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+    const int64_t first = first_key(p, pos);
     for (int h = head_begin; h < head_end; ++h) {
       const float* qh = q + (int64_t(t) * p.n_head + h) * hd;
       if (f16) {
@@ -75,8 +74,9 @@ void attention_rows(const OpsTable& ops, const AttentionParams& p, const float* 
         if (p.softcap > 0) sc = p.softcap * std::tanh(sc / p.softcap);
         s[j] = sc;
       }
-      finish_row(ops, kv, VRows{vb + size_t(kv_off) * es, f16, kv.row_stride}, hd, first, pos, s,
-                 out + (int64_t(t) * p.n_head + h) * hd);
+      softmax_row(ops, f16, first, pos, s);
+      ops.attn_accumulate(s, vb + size_t(kv_off) * es, f16, kv.row_stride, first, pos, hd,
+                          out + (int64_t(t) * p.n_head + h) * hd);
     }
   }
 }
@@ -99,15 +99,13 @@ void attention_batched(const OpsTable& ops, const AttentionParams& p, const floa
   float* vf = sc + kQueryBlock * group * n_pos;     // V of one KV head as f32 slices (when it fits kMaxVf32)
   const int64_t n_keys = pos0 + n_tokens;
   const bool v_slices = n_keys * hd <= kMaxVf32;
-  auto first_of = [&](int64_t pos) { return p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : int64_t(0); };
 
   for (int g = head_begin / group; g * group < head_end; ++g) {
     const int h0 = std::max(head_begin, g * group), h1 = std::min(head_end, (g + 1) * group);
     const int nh = h1 - h0;
     const int64_t kv_off = int64_t(g) * hd;
-    const VRows v{vb + size_t(kv_off) * es, f16, kv.row_stride};
     if (v_slices) {
-      const int64_t from = first_of(pos0);  // no query of this call looks further back
+      const int64_t from = first_key(p, pos0);  // no query of this call looks further back
       for (int64_t j = from; j < n_keys; ++j)
         for (int d0 = 0; d0 < hd; d0 += kValueCols) {
           float* dst = vf + (int64_t(d0) * n_keys + j * kValueCols);
@@ -129,14 +127,14 @@ void attention_batched(const OpsTable& ops, const AttentionParams& p, const floa
           else
             std::memcpy(r, qh, size_t(hd) * sizeof(float));
         }
-      const int64_t kfirst = first_of(pos0 + t0) & ~int64_t(15), klast = pos0 + t1 - 1;
+      const int64_t kfirst = first_key(p, pos0 + t0) & ~int64_t(15), klast = pos0 + t1 - 1;
       for (int64_t c0 = kfirst; c0 <= klast; c0 += kKeyChunk) {
         const int64_t c1 = std::min(klast + 1, c0 + kKeyChunk);  // keys [c0, c1), blocks of 16 from c0
         for (int64_t jb = c0; jb < c1; jb += 16)
           ops.attn_kt16(kb + size_t(jb * kv.row_stride + kv_off) * es, f16, kv.row_stride,
                         int(std::min<int64_t>(16, c1 - jb)), hd, kt + ((jb - c0) >> 4) * 16 * hd);
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t pos = pos0 + t, first = first_of(pos);
+          const int64_t pos = pos0 + t, first = first_key(p, pos);
           for (int h = h0; h < h1; ++h) {
             const int64_t row = (t - t0) * nh + (h - h0);
             for (int64_t jb = c0; jb < c1; jb += 16) {
@@ -147,12 +145,12 @@ void attention_batched(const OpsTable& ops, const AttentionParams& p, const floa
         }
       }
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t pos = pos0 + t, first = first_of(pos);
+        const int64_t pos = pos0 + t, first = first_key(p, pos);
         for (int h = h0; h < h1; ++h) {
           float* s = sc + ((t - t0) * nh + (h - h0)) * n_pos;
           if (p.softcap > 0)
             for (int64_t j = first; j <= pos; ++j) s[j] = p.softcap * std::tanh(s[j] / p.softcap);
-          softmax_row(ops, kv, first, pos, s);
+          softmax_row(ops, f16, first, pos, s);
         }
       }
       // The V sums 16 columns at a time for every row of the block, so that those columns of V (one
@@ -160,9 +158,9 @@ void attention_batched(const OpsTable& ops, const AttentionParams& p, const floa
       // depends on its own V column only, so this is attn_accumulate's arithmetic unchanged.
       for (int d0 = 0; d0 < hd; d0 += kValueCols) {
         const VRows slice = v_slices ? VRows{reinterpret_cast<const uint8_t*>(vf + int64_t(d0) * n_keys), false, kValueCols}
-                                     : VRows{v.base + size_t(d0) * es, v.f16, v.stride};
+                                     : VRows{vb + size_t(kv_off + d0) * es, f16, kv.row_stride};
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t pos = pos0 + t, first = first_of(pos);
+          const int64_t pos = pos0 + t, first = first_key(p, pos);
           for (int h = h0; h < h1; ++h)
             ops.attn_accumulate(sc + ((t - t0) * nh + (h - h0)) * n_pos, slice.base, slice.f16, slice.stride, first,
                                 pos, kValueCols, out + (t * p.n_head + h) * hd + d0);
